@@ -1,0 +1,141 @@
+// Package images defines the containers pybundle builds on, as data: base image names, the
+// pinned Debian packages of the builder, the pip path for users with PyPI, and the commands
+// that install them. The Dagger module turns these into containers; keeping them here makes
+// the pins reviewable in one place and testable without an engine.
+package images
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Default public image names. An ordinary engine pulls them from Docker Hub; pybundle's own
+// offline engine serves the same names from its registry mirror, built from Debian packages.
+const (
+	DefaultBase   = "debian:trixie-slim"
+	DefaultGo     = "golang:1.26-trixie"
+	DefaultPython = "python:3.13-slim"
+)
+
+// PyInstallerVersion is the PyInstaller every path installs (Debian: trixie-backports
+// 6.22.2+ds-1~bpo13+1; pip: pyinstaller==6.22.2).
+const PyInstallerVersion = "6.22.2"
+
+// Package is one Debian package pinned to an exact version, optionally from a suite other than
+// the base image's (the backports PyInstaller).
+type Package struct {
+	Name    string
+	Version string // exact Debian version; a trailing * accepts any revision of it
+	Suite   string // "" = the base suite; else e.g. trixie-backports
+}
+
+// Arg is the apt-get install argument: name=version (apt accepts a trailing * glob there).
+func (p Package) Arg() string { return p.Name + "=" + p.Version }
+
+// BuilderPackages are the builder's pins: Python 3.13 with FastAPI, uvicorn and pydantic from
+// Debian trixie, and PyInstaller 6.22.2 from trixie-backports. Python itself is pinned by
+// upstream version (3.13.5) with any Debian revision, because security updates replace
+// revisions on the mirror and an exact revision pin would break every build the day one lands;
+// the exact versions installed are printed in the report.
+var BuilderPackages = []Package{
+	{Name: "python3.13", Version: "3.13.5-*"},
+	{Name: "python3-fastapi", Version: "0.115.11-*"},
+	{Name: "python3-uvicorn", Version: "0.32.0-*"},
+	{Name: "python3-pydantic", Version: "2.10.6-*"},
+	{Name: "pyinstaller", Version: "6.22.2+ds-1~bpo13+1", Suite: "trixie-backports"},
+	{Name: "python3-pyinstaller", Version: "6.22.2+ds-1~bpo13+1", Suite: "trixie-backports"},
+	{Name: "pyinstaller-hooks-contrib", Version: "2026.*", Suite: "trixie-backports"},
+}
+
+// ReportedPackages are the packages whose installed versions go into report.json.
+var ReportedPackages = []string{"libc6", "python3.13", "python3-fastapi", "python3-uvicorn",
+	"python3-pydantic", "python3-starlette", "pyinstaller", "pyinstaller-hooks-contrib"}
+
+var debName = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
+
+// ParseExtra parses user-supplied extra Debian packages ("name" or "name=version"), for
+// backends that depend on more than FastAPI. Invalid names are rejected, not passed to a shell.
+func ParseExtra(specs []string) ([]Package, error) {
+	var out []Package
+	for _, s := range specs {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		name, version, _ := strings.Cut(s, "=")
+		if !debName.MatchString(name) || strings.ContainsAny(version, " \t'\"$`;&|") {
+			return nil, fmt.Errorf("invalid Debian package %q: want name or name=version", s)
+		}
+		out = append(out, Package{Name: name, Version: version})
+	}
+	return out, nil
+}
+
+// AptInstallScript is the shell script that installs pkgs in a Debian container: backports
+// enabled but pinned per package (`-t` would drag unrelated backports in), recommends off,
+// lists removed afterwards so the layer stays small.
+func AptInstallScript(suite string, pkgs []Package) string {
+	var args []string
+	suites := map[string]bool{}
+	for _, p := range pkgs {
+		a := p.Name
+		if p.Version != "" {
+			a = p.Arg()
+		}
+		args = append(args, "'"+a+"'")
+		if p.Suite != "" {
+			suites[p.Suite] = true
+		}
+	}
+	sort.Strings(args)
+	var b strings.Builder
+	b.WriteString("set -eu\nexport DEBIAN_FRONTEND=noninteractive\n")
+	extra := make([]string, 0, len(suites))
+	for s := range suites {
+		extra = append(extra, s)
+	}
+	sort.Strings(extra)
+	for _, s := range extra {
+		fmt.Fprintf(&b, "echo 'deb http://deb.debian.org/debian %s main' > /etc/apt/sources.list.d/%s.list\n", s, s)
+	}
+	b.WriteString("apt-get update -qq\n")
+	fmt.Fprintf(&b, "apt-get install -y -qq --no-install-recommends %s\n", strings.Join(args, " "))
+	b.WriteString("rm -rf /var/lib/apt/lists/*\n")
+	return b.String()
+}
+
+// DpkgQueryArgs prints "name version" for each reported package that is installed.
+func DpkgQueryArgs() []string {
+	return append([]string{"dpkg-query", "-W", "-f", "${Package} ${Version}\n"}, ReportedPackages...)
+}
+
+// ParseDpkgQuery turns DpkgQueryArgs output into name → version.
+func ParseDpkgQuery(out string) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 {
+			m[f[0]] = f[1]
+		}
+	}
+	return m
+}
+
+// PipRequirement is the pip path's PyInstaller pin, with its hashes so pip runs in
+// --require-hashes mode (a tampered or swapped wheel fails the build).
+const PipRequirement = "pyinstaller==" + PyInstallerVersion
+
+// PipInstallArgs is the pip command of the pip path: PyInstaller and the backend's own
+// requirements, hash-checked when hashes are given, from an index or (offline) a wheelhouse.
+func PipInstallArgs(requirementsFiles []string, wheelhouse string) []string {
+	args := []string{"python", "-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check"}
+	if wheelhouse != "" {
+		args = append(args, "--no-index", "--find-links", wheelhouse)
+	}
+	for _, r := range requirementsFiles {
+		args = append(args, "-r", r)
+	}
+	return args
+}

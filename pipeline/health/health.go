@@ -1,0 +1,195 @@
+// Package health starts a frozen backend the way Electron does and measures
+// the time from process start to its first healthy answer on /api/health. It
+// then stops it with SIGTERM and proves nothing is left behind: no process of
+// its tree (an orphaned Python child keeps the port and the database busy
+// after the app quit) and no /tmp/_MEI* extraction directory of a onefile build.
+//
+// The timing follows the verified harness bench.py: fresh connection per poll,
+// 20 ms between polls, t0 taken right before the process starts.
+package health
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"time"
+)
+
+// Defaults applied by Probe to zero Options fields.
+const (
+	DefaultPath           = "/api/health"
+	DefaultBudget         = 5 * time.Second
+	DefaultInterval       = 20 * time.Millisecond
+	DefaultGrace          = 5 * time.Second
+	DefaultEmulatedFactor = 30 // QEMU user-mode emulation runs a Python start-up ~30x slower
+	logTailLines          = 20
+)
+
+// Options says what to start and how to judge it.
+type Options struct {
+	// Artifact is the executable to start.
+	Artifact string
+	// Args come before the "--port N" that Probe appends.
+	Args []string
+	// Env is added to the inherited environment (before APP_PORT and PORT,
+	// which Probe sets and which therefore win).
+	Env []string
+	// Port to serve on; 0 picks a free one per run.
+	Port int
+	// Path polled for health (default DefaultPath).
+	Path string
+	// Budget is the longest acceptable time to the first healthy answer
+	// (default DefaultBudget).
+	Budget time.Duration
+	// Interval between polls (default DefaultInterval).
+	Interval time.Duration
+	// Grace is how long the process tree may take to disappear after SIGTERM
+	// (default DefaultGrace).
+	Grace time.Duration
+	// Runs is the number of start-ups; more than one gives min/median/max.
+	Runs int
+	// Emulated marks a run under QEMU: the timing is still reported, but the
+	// budget is multiplied by EmulatedFactor (default DefaultEmulatedFactor).
+	Emulated       bool
+	EmulatedFactor float64
+	// Output, when set, receives the backend's stdout and stderr as they come
+	// (the CLI's -v); they are always kept for LogTail.
+	Output io.Writer
+}
+
+// Run is one successful start-up.
+type Run struct {
+	// StartupMS is the time from just before process start to the first 200
+	// whose JSON body has "status": "ok", in milliseconds (0.1 ms resolution).
+	StartupMS float64 `json:"startup_ms"`
+	// Polls counts the requests made, the healthy one included.
+	Polls int `json:"polls"`
+	// ExitCode after SIGTERM; 128+n when the process died of signal n.
+	ExitCode int `json:"exit_code"`
+	// Body is the healthy answer's JSON object.
+	Body map[string]any `json:"body"`
+}
+
+// Result is what Probe found. Field order is fixed so the JSON is deterministic.
+type Result struct {
+	Artifact string `json:"artifact"`
+	OK       bool   `json:"ok"`
+	// Reason is why it failed, empty when OK.
+	Reason string `json:"reason,omitempty"`
+	// Runs holds the successful start-ups, in order; a failure stops the series.
+	Runs     []Run   `json:"runs"`
+	MinMS    float64 `json:"min_ms"`
+	MedianMS float64 `json:"median_ms"`
+	MaxMS    float64 `json:"max_ms"`
+	Emulated bool    `json:"emulated"`
+	// BudgetMS is the budget applied, emulation factor included.
+	BudgetMS float64 `json:"budget_ms"`
+	// LogTail is the last lines of the backend's output, when something failed.
+	LogTail []string `json:"log_tail,omitempty"`
+	// Leftovers lists processes that survived SIGTERM (killed since) and new
+	// /tmp/_MEI* directories left after exit (kept, see probeOnce).
+	Leftovers []string `json:"leftovers,omitempty"`
+}
+
+// Err returns nil when r passed, else an error naming the artifact and why.
+func (r Result) Err() error {
+	if r.OK {
+		return nil
+	}
+	return fmt.Errorf("health %s: %s", r.Artifact, r.Reason)
+}
+
+// Probe starts the artifact Runs times, one after the other, and stops at the
+// first failed run. A failed check gives Result.OK false and a Reason; the
+// error is only for bad Options or a cancelled ctx (the backend is killed
+// first in that case).
+func Probe(ctx context.Context, o Options) (Result, error) {
+	o, err := o.withDefaults()
+	r := Result{Artifact: o.Artifact, Emulated: o.Emulated, BudgetMS: ms(o.effectiveBudget()), Runs: []Run{}}
+	if err != nil {
+		return r, err
+	}
+	for i := 0; i < o.Runs; i++ {
+		a, err := probeOnce(ctx, o)
+		if err != nil {
+			return r, err
+		}
+		if a.reason != "" {
+			r.Reason = a.reason
+			if o.Runs > 1 {
+				r.Reason = fmt.Sprintf("run %d of %d: %s", i+1, o.Runs, a.reason)
+			}
+			r.LogTail, r.Leftovers = a.logTail, a.leftovers
+			break
+		}
+		r.Runs = append(r.Runs, a.run)
+	}
+	r.MinMS, r.MedianMS, r.MaxMS = stats(r.Runs)
+	r.OK = r.Reason == ""
+	return r, nil
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Path == "" {
+		o.Path = DefaultPath
+	}
+	if o.Budget == 0 {
+		o.Budget = DefaultBudget
+	}
+	if o.Interval == 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.Grace == 0 {
+		o.Grace = DefaultGrace
+	}
+	if o.Runs == 0 {
+		o.Runs = 1
+	}
+	if o.EmulatedFactor == 0 {
+		o.EmulatedFactor = DefaultEmulatedFactor
+	}
+	switch {
+	case o.Artifact == "":
+		return o, errors.New("health: no artifact given")
+	case o.Port < 0 || o.Port > 65535:
+		return o, fmt.Errorf("health %s: port %d out of range", o.Artifact, o.Port)
+	case o.Path[0] != '/':
+		return o, fmt.Errorf("health %s: path %q must start with /", o.Artifact, o.Path)
+	case o.Budget < 0 || o.Interval < 0 || o.Grace < 0 || o.Runs < 0 || o.EmulatedFactor < 1:
+		return o, fmt.Errorf("health %s: negative budget, interval, grace or runs, or emulation factor below 1", o.Artifact)
+	}
+	return o, nil
+}
+
+func (o Options) effectiveBudget() time.Duration {
+	if o.Emulated {
+		return time.Duration(float64(o.Budget) * o.EmulatedFactor)
+	}
+	return o.Budget
+}
+
+// ms converts to milliseconds rounded to 0.1 ms: finer digits are noise and
+// would only make reports differ.
+func ms(d time.Duration) float64 { return math.Round(float64(d)/1e5) / 10 }
+
+// stats returns min, median and max start-up times (the mean of the two middle
+// values for an even count); zeros when there are no runs.
+func stats(runs []Run) (min, median, max float64) {
+	if len(runs) == 0 {
+		return 0, 0, 0
+	}
+	v := make([]float64, len(runs))
+	for i, r := range runs {
+		v[i] = r.StartupMS
+	}
+	sort.Float64s(v)
+	n := len(v)
+	median = v[n/2]
+	if n%2 == 0 {
+		median = math.Round((v[n/2-1]+v[n/2])/2*10) / 10
+	}
+	return v[0], median, v[n-1]
+}

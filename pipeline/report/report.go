@@ -1,0 +1,226 @@
+// Package report collects one entry per built target (size, digest, start-up
+// time, glibc floor, versions, checks) into the document a release ships with.
+//
+// The report is deterministic: entries are sorted by target and mode, fields
+// have a fixed order, maps are emitted sorted, and nothing time-of-day is
+// recorded, so two identical builds give identical reports except for the
+// measured durations (duration_ms and the start-up times).
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/pybundle/pybundle/pipeline/verify"
+)
+
+// Check is one named check and its outcome; it is the verify stage's type so
+// its results go into a report as they are (health adds a "health" check).
+type Check = verify.Check
+
+// Entry is one target's result.
+type Entry struct {
+	Target   string `json:"target"`   // platform, e.g. "linux/amd64"
+	Mode     string `json:"mode"`     // "onefile" | "onedir"
+	Artifact string `json:"artifact"` // path inside dist/
+
+	SizeBytes int64  `json:"size_bytes"`
+	SHA256    string `json:"sha256"`
+
+	// StartupMS is the (median) time to a healthy /api/health; nil when not
+	// measured. Min and max are set for benchmarks of several runs.
+	StartupMS    *float64 `json:"startup_ms"`
+	StartupMinMS *float64 `json:"startup_min_ms,omitempty"`
+	StartupMaxMS *float64 `json:"startup_max_ms,omitempty"`
+	Emulated     bool     `json:"emulated"` // measured under QEMU: not comparable with native times
+
+	GlibcFloor   string `json:"glibc_floor"`
+	RuntimeGlibc string `json:"runtime_glibc"`
+
+	Python        string            `json:"python"`
+	PyInstaller   string            `json:"pyinstaller"`
+	Packages      map[string]string `json:"packages,omitempty"` // pinned builder packages → version
+	HiddenImports []string          `json:"hidden_imports,omitempty"`
+
+	DurationMS int64   `json:"duration_ms"`
+	Checks     []Check `json:"checks"`
+	Builder    string  `json:"builder"` // "dagger" | "runner:<host>"
+}
+
+// key identifies an entry: one build per target and mode.
+func (e Entry) key() string { return e.Target + " " + e.Mode }
+
+// OK reports whether every check of the entry passed.
+func (e Entry) OK() bool {
+	for _, c := range e.Checks {
+		if !c.OK {
+			return false
+		}
+	}
+	return true
+}
+
+// Report is the whole document.
+type Report struct {
+	Tool    string  `json:"tool"`    // "pybundle"
+	Version string  `json:"version"` // the tool's version, not the app's
+	Entries []Entry `json:"entries"`
+}
+
+// OK reports whether every check of every entry passed.
+func (r Report) OK() bool {
+	for _, e := range r.Entries {
+		if !e.OK() {
+			return false
+		}
+	}
+	return true
+}
+
+// Add inserts e keeping the entries sorted by Target, then Mode (after any
+// equal ones: Merge and Parse are where duplicates are refused). Its
+// HiddenImports are sorted too, as a set they have no meaningful order.
+func (r *Report) Add(e Entry) {
+	if e.HiddenImports != nil {
+		e.HiddenImports = slices.Clone(e.HiddenImports)
+		slices.Sort(e.HiddenImports)
+	}
+	i, _ := slices.BinarySearchFunc(r.Entries, e, func(have, want Entry) int {
+		if c := compare(have, want); c != 0 {
+			return c
+		}
+		return -1 // place after equal keys
+	})
+	r.Entries = slices.Insert(r.Entries, i, e)
+}
+
+func compare(a, b Entry) int {
+	if c := strings.Compare(a.Target, b.Target); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Mode, b.Mode)
+}
+
+// Merge combines two reports, e.g. a macOS runner's results into the Linux
+// report. Tool and version must agree (when both are set): entries from
+// different pybundle versions are not comparable. A target and mode present
+// in both is an error naming it and both builders.
+func Merge(a, b Report) (Report, error) {
+	out := Report{Tool: a.Tool, Version: a.Version}
+	for _, f := range []struct {
+		name, x, y string
+		dst        *string
+	}{
+		{"tool", a.Tool, b.Tool, &out.Tool},
+		{"version", a.Version, b.Version, &out.Version},
+	} {
+		switch {
+		case f.x == "":
+			*f.dst = f.y
+		case f.y != "" && f.x != f.y:
+			return Report{}, fmt.Errorf("report: cannot merge %s %q with %s %q", f.name, f.x, f.name, f.y)
+		}
+	}
+	seen := map[string]Entry{}
+	for _, e := range slices.Concat(a.Entries, b.Entries) {
+		if prev, dup := seen[e.key()]; dup {
+			return Report{}, fmt.Errorf("report: duplicate entry for target %s mode %s (builders %q and %q)", e.Target, e.Mode, prev.Builder, e.Builder)
+		}
+		seen[e.key()] = e
+		out.Add(e)
+	}
+	return out, nil
+}
+
+// JSON encodes the report indented, with a trailing newline (a file that diffs
+// cleanly).
+func (r Report) JSON() ([]byte, error) {
+	if r.Entries == nil {
+		r.Entries = []Entry{}
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// Parse decodes a report and puts it in canonical order. Unknown fields are
+// ignored so an older pybundle can read a newer runner's report; duplicate
+// entries are an error, as in Merge.
+func Parse(b []byte) (Report, error) {
+	var in Report
+	if err := json.Unmarshal(b, &in); err != nil {
+		return Report{}, fmt.Errorf("report: %w", err)
+	}
+	out, err := Merge(Report{Tool: in.Tool, Version: in.Version}, in)
+	if err != nil {
+		return Report{}, err
+	}
+	if out.Entries == nil {
+		out.Entries = []Entry{}
+	}
+	return out, nil
+}
+
+// Table renders a readable, aligned summary with one line per entry:
+// TARGET MODE SIZE SHA256 STARTUP GLIBC PYTHON PYINSTALLER CHECKS.
+func (r Report) Table() string {
+	var sb strings.Builder
+	w := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "TARGET\tMODE\tSIZE\tSHA256\tSTARTUP\tGLIBC\tPYTHON\tPYINSTALLER\tCHECKS")
+	for _, e := range r.Entries {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			dash(e.Target), dash(e.Mode), mib(e.SizeBytes), dash(short(e.SHA256)), startup(e),
+			dash(e.GlibcFloor), dash(e.Python), dash(e.PyInstaller), checks(e.Checks))
+	}
+	w.Flush()
+	return sb.String()
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// startup shows native times in ms and emulated ones in seconds, marked, so
+// nobody compares a QEMU time with a native one.
+func startup(e Entry) string {
+	switch {
+	case e.StartupMS == nil:
+		return "-"
+	case e.Emulated:
+		return fmt.Sprintf("%.1f s (emulated)", *e.StartupMS/1000)
+	}
+	return fmt.Sprintf("%.0f ms", *e.StartupMS)
+}
+
+func checks(cs []Check) string {
+	var failed []string
+	for _, c := range cs {
+		if !c.OK {
+			failed = append(failed, c.Name)
+		}
+	}
+	if len(cs) == 0 {
+		return "-"
+	}
+	if len(failed) == 0 {
+		return fmt.Sprintf("%d/%d ok", len(cs), len(cs))
+	}
+	return fmt.Sprintf("%d/%d FAIL: %s", len(cs)-len(failed), len(cs), strings.Join(failed, ","))
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,183 @@
+package report
+
+import (
+	"strings"
+	"testing"
+
+	"gotest.tools/v3/assert"
+	is "gotest.tools/v3/assert/cmp"
+)
+
+func f(v float64) *float64 { return &v }
+
+func entry(target, mode string) Entry {
+	return Entry{
+		Target: target, Mode: mode, Artifact: "dist/" + target + "/" + mode + "/peft_engine",
+		SizeBytes: 14_900_000, SHA256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		StartupMS: f(812.4), GlibcFloor: "2.36", RuntimeGlibc: "2.36",
+		Python: "3.11.2", PyInstaller: "6.22.2",
+		Packages:      map[string]string{"python3-uvicorn": "0.17.6-1", "python3-fastapi": "0.92.0-1"},
+		HiddenImports: []string{"services.users", "connectors.csv_export"},
+		DurationMS:    41000,
+		Checks:        []Check{{Name: "exists", OK: true, Detail: "onefile"}, {Name: "imports", OK: true}},
+		Builder:       "dagger",
+	}
+}
+
+func sample() Report {
+	r := Report{Tool: "pybundle", Version: "0.1.0"}
+	arm := entry("linux/arm64", "onefile")
+	arm.Emulated, arm.StartupMS = true, f(40_100)
+	r.Add(arm)
+	r.Add(entry("linux/amd64", "onefile"))
+	dir := entry("linux/amd64", "onedir")
+	dir.StartupMinMS, dir.StartupMaxMS = f(701), f(1757)
+	r.Add(dir)
+	return r
+}
+
+func keys(r Report) []string {
+	var out []string
+	for _, e := range r.Entries {
+		out = append(out, e.key())
+	}
+	return out
+}
+
+func TestAddSorts(t *testing.T) {
+	r := sample()
+	assert.DeepEqual(t, keys(r), []string{"linux/amd64 onedir", "linux/amd64 onefile", "linux/arm64 onefile"})
+	assert.DeepEqual(t, r.Entries[0].HiddenImports, []string{"connectors.csv_export", "services.users"})
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	r := sample()
+	b, err := r.JSON()
+	assert.NilError(t, err)
+	assert.Assert(t, strings.HasSuffix(string(b), "}\n"))
+	back, err := Parse(b)
+	assert.NilError(t, err)
+	assert.DeepEqual(t, back, r)
+	b2, err := back.JSON()
+	assert.NilError(t, err)
+	assert.Equal(t, string(b2), string(b), "byte-identical after a round trip")
+}
+
+func TestJSONDeterministic(t *testing.T) {
+	// the same entries added in another order give the same bytes
+	a := sample()
+	var b Report
+	b.Tool, b.Version = "pybundle", "0.1.0"
+	for i := len(a.Entries) - 1; i >= 0; i-- {
+		b.Add(a.Entries[i])
+	}
+	ja, _ := a.JSON()
+	jb, _ := b.JSON()
+	assert.Equal(t, string(ja), string(jb))
+
+	s := string(ja)
+	order := []string{`"tool"`, `"version"`, `"entries"`, `"target"`, `"mode"`, `"artifact"`, `"size_bytes"`, `"sha256"`,
+		`"startup_ms"`, `"startup_min_ms"`, `"startup_max_ms"`, `"emulated"`, `"glibc_floor"`, `"runtime_glibc"`, `"python"`,
+		`"pyinstaller"`, `"packages"`, `"hidden_imports"`, `"duration_ms"`, `"checks"`, `"builder"`}
+	last := -1
+	for _, k := range order {
+		i := strings.Index(s, k)
+		assert.Assert(t, i > last, "%s out of order", k)
+		last = i
+	}
+	assert.Assert(t, strings.Index(s, `"python3-fastapi"`) < strings.Index(s, `"python3-uvicorn"`), "map keys sorted")
+	assert.Assert(t, !strings.Contains(s, "time\""), "no generation time in the report")
+}
+
+func TestJSONEmpty(t *testing.T) {
+	b, err := Report{Tool: "pybundle"}.JSON()
+	assert.NilError(t, err)
+	assert.Equal(t, string(b), "{\n  \"tool\": \"pybundle\",\n  \"version\": \"\",\n  \"entries\": []\n}\n")
+	// a measurement that did not happen is null, not 0
+	e := entry("linux/amd64", "onefile")
+	e.StartupMS = nil
+	b, _ = (&Report{Entries: []Entry{e}}).JSON()
+	assert.Assert(t, is.Contains(string(b), `"startup_ms": null`))
+	assert.Assert(t, !strings.Contains(string(b), "startup_min_ms"))
+}
+
+func TestMerge(t *testing.T) {
+	linux := sample()
+	mac := Report{Tool: "pybundle", Version: "0.1.0"}
+	m := entry("darwin/arm64", "onedir")
+	m.Builder = "runner:mac-mini"
+	mac.Add(m)
+
+	got, err := Merge(linux, mac)
+	assert.NilError(t, err)
+	assert.DeepEqual(t, keys(got), []string{"darwin/arm64 onedir", "linux/amd64 onedir", "linux/amd64 onefile", "linux/arm64 onefile"})
+	assert.Equal(t, len(linux.Entries), 3, "inputs untouched")
+
+	for _, tc := range []struct {
+		name string
+		b    Report
+		err  string
+	}{
+		{"duplicate", func() Report {
+			d := Report{Tool: "pybundle"}
+			e := entry("linux/amd64", "onefile")
+			e.Builder = "runner:ubuntu-22"
+			d.Add(e)
+			return d
+		}(), `duplicate entry for target linux/amd64 mode onefile (builders "dagger" and "runner:ubuntu-22")`},
+		{"version", Report{Tool: "pybundle", Version: "0.2.0"}, `cannot merge version "0.1.0" with version "0.2.0"`},
+		{"tool", Report{Tool: "other"}, `cannot merge tool "pybundle" with tool "other"`},
+	} {
+		_, err := Merge(linux, tc.b)
+		assert.ErrorContains(t, err, tc.err, tc.name)
+	}
+
+	got, err = Merge(Report{}, mac)
+	assert.NilError(t, err)
+	assert.Equal(t, got.Version, "0.1.0", "an empty side takes the other's version")
+}
+
+func TestParse(t *testing.T) {
+	_, err := Parse([]byte(`{"entries": [`))
+	assert.ErrorContains(t, err, "report:")
+	_, err = Parse([]byte(`{"entries": [{"target": "linux/amd64", "mode": "onefile"}, {"target": "linux/amd64", "mode": "onefile"}]}`))
+	assert.ErrorContains(t, err, "duplicate entry for target linux/amd64 mode onefile")
+	r, err := Parse([]byte(`{"tool": "pybundle", "future_field": 1, "entries": [{"target": "b", "mode": "onedir"}, {"target": "a", "mode": "onefile"}]}`))
+	assert.NilError(t, err)
+	assert.DeepEqual(t, keys(r), []string{"a onefile", "b onedir"})
+}
+
+func TestTable(t *testing.T) {
+	r := sample()
+	failed := entry("linux/amd64", "onefile")
+	failed.Target = "linux/riscv64"
+	failed.StartupMS, failed.GlibcFloor = nil, ""
+	failed.Checks = append(failed.Checks, Check{Name: "glibc", OK: false, Detail: "needs 2.38"})
+	r.Add(failed)
+
+	lines := strings.Split(strings.TrimSuffix(r.Table(), "\n"), "\n")
+	assert.Equal(t, len(lines), 5)
+	assert.Equal(t, strings.Join(strings.Fields(lines[0]), " "), "TARGET MODE SIZE SHA256 STARTUP GLIBC PYTHON PYINSTALLER CHECKS")
+	for _, want := range []string{
+		"linux/amd64 onedir 14.2 MiB 0123456789ab 812 ms 2.36 3.11.2 6.22.2 2/2 ok",
+		"linux/amd64 onefile 14.2 MiB 0123456789ab 812 ms 2.36 3.11.2 6.22.2 2/2 ok",
+		"linux/arm64 onefile 14.2 MiB 0123456789ab 40.1 s (emulated) 2.36 3.11.2 6.22.2 2/2 ok",
+		"linux/riscv64 onefile 14.2 MiB 0123456789ab - - 3.11.2 6.22.2 2/3 FAIL: glibc",
+	} {
+		assert.Assert(t, is.Contains(collapse(lines), want))
+	}
+	// aligned: every column starts at the same offset on every line
+	col := strings.Index(lines[0], "SHA256")
+	for _, l := range lines[1:] {
+		assert.Equal(t, l[col:col+12], "0123456789ab", "line %q", l)
+	}
+	assert.Assert(t, !r.OK())
+}
+
+func collapse(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		out = append(out, strings.Join(strings.Fields(l), " "))
+	}
+	return out
+}

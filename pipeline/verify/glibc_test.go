@@ -1,0 +1,116 @@
+package verify
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"gotest.tools/v3/assert"
+)
+
+func TestCompareVersions(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"2.38", "2.4", 1}, // numeric, not lexical
+		{"2.4", "2.38", -1},
+		{"2.36", "2.36", 0},
+		{"2.3", "2.3.0", 0},
+		{"2.3.4", "2.3", 1},
+		{"2.17", "2.2.5", 1},
+		{"", "2.17", -1},
+		{"2.17", "", 1},
+		{"", "", 0},
+		{"3.0", "2.99", 1},
+	} {
+		assert.Equal(t, CompareVersions(tc.a, tc.b), tc.want, "CompareVersions(%q, %q)", tc.a, tc.b)
+	}
+}
+
+// hostGlibc reads the host's glibc version from `ldd --version`, independently
+// of the ELF parsing under test.
+func hostGlibc(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("ldd", "--version").CombinedOutput()
+	if err != nil {
+		t.Skipf("ldd --version: %v (not a glibc host?)", err)
+	}
+	m := regexp.MustCompile(`(?m)^ldd .* (\d+\.\d+)\s*$`).FindSubmatch(out)
+	assert.Assert(t, m != nil, "unexpected ldd output: %s", out)
+	return string(m[1])
+}
+
+func TestGlibcProvidedMatchesLdd(t *testing.T) {
+	want := hostGlibc(t)
+	libc, err := FindLibc()
+	assert.NilError(t, err)
+	got, err := GlibcProvided(libc)
+	assert.NilError(t, err)
+	assert.Equal(t, got, want, "libc %s", libc)
+}
+
+func TestGlibcNeeds(t *testing.T) {
+	host := hostGlibc(t)
+	libc, err := FindLibc()
+	assert.NilError(t, err)
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		assert.NilError(t, os.WriteFile(p, []byte(content), 0o755))
+		return p
+	}
+	ls, err := exec.LookPath("ls")
+	assert.NilError(t, err)
+
+	for _, tc := range []struct {
+		name string
+		path string
+		// the result must lie within [min, max]; "" for both means no needs
+		min, max string
+	}{
+		{"ls", ls, "2.3", host},
+		{"libc.so.6", libc, "2.2", host},
+		{"shell script", write("script.sh", "#!/bin/sh\necho hi\n"), "", ""},
+		{"empty file", write("empty", ""), "", ""},
+		{"shorter than ELF magic", write("short", "\x7fE"), "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := GlibcNeeds(tc.path)
+			assert.NilError(t, err)
+			if tc.min == "" {
+				assert.Equal(t, got, "")
+				return
+			}
+			assert.Assert(t, CompareVersions(got, tc.min) >= 0, "%s needs %q, expected >= %s", tc.path, got, tc.min)
+			assert.Assert(t, CompareVersions(got, tc.max) <= 0, "%s needs %q, more than the host glibc %s it runs on", tc.path, got, tc.max)
+		})
+	}
+
+	t.Run("corrupt ELF", func(t *testing.T) {
+		p := write("corrupt", "\x7fELF garbage that is no header")
+		_, err := GlibcNeeds(p)
+		assert.ErrorContains(t, err, p)
+	})
+	t.Run("missing file", func(t *testing.T) {
+		_, err := GlibcNeeds(filepath.Join(dir, "nope"))
+		assert.Assert(t, os.IsNotExist(err), "%v", err)
+	})
+	t.Run("GlibcProvided of a non-libc", func(t *testing.T) {
+		_, err := GlibcProvided(ls)
+		assert.ErrorContains(t, err, ls)
+	})
+}
+
+func TestGlibcVersionName(t *testing.T) {
+	for name, want := range map[string]string{
+		"GLIBC_2.38": "2.38", "GLIBC_2.2.5": "2.2.5",
+		"GLIBC_PRIVATE": "", "GLIBC_ABI_DT_RELR": "", "GLIBCXX_3.4": "", "GCC_3.0": "",
+	} {
+		got, ok := glibcVersion(name)
+		assert.Equal(t, got, want, name)
+		assert.Equal(t, ok, want != "", name)
+	}
+}
