@@ -10,7 +10,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -34,6 +33,7 @@ import (
 // Fixed build inputs that make two builds of the same source byte-identical: hash seed (else
 // base_library.zip entry order changes) and timestamps (1980-01-01, the zip epoch).
 const (
+	version         = "0.1.0"
 	sourceDateEpoch = "315532800"
 	srcDir          = "/src"
 	appDir          = "/opt/app"
@@ -334,7 +334,7 @@ func (m *Pybundle) Build(
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	rep := report.Report{Tool: "pybundle"}
+	rep := report.Report{Tool: "pybundle", Version: version}
 	out := dag.Directory()
 	for i, t := range targets {
 		rep.Add(entries[i])
@@ -643,12 +643,24 @@ func localFS(ctx context.Context, source *dagger.Directory) (string, error) {
 	if _, err := os.Stat(dir); err == nil {
 		return dir, nil
 	}
-	tmp := dir + ".tmp"
-	if _, err := source.Export(ctx, tmp); err != nil {
+	// Targets build concurrently from the same source: each exports to its own temporary
+	// folder, the first rename wins and the others drop their copy.
+	if err := os.MkdirAll(path.Dir(dir), 0o755); err != nil {
 		return "", err
 	}
-	if err := os.Rename(tmp, dir); err != nil && !errors.Is(err, os.ErrExist) {
+	tmp, err := os.MkdirTemp(path.Dir(dir), "export-")
+	if err != nil {
 		return "", err
+	}
+	if _, err := source.Export(ctx, tmp); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		if _, statErr := os.Stat(dir); statErr != nil {
+			return "", err
+		}
 	}
 	return dir, nil
 }

@@ -1,0 +1,261 @@
+package tests
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pybundle/pybundle/pipeline/health"
+	"github.com/pybundle/pybundle/pipeline/report"
+	"github.com/pybundle/pybundle/pipeline/verify"
+	"gotest.tools/v3/assert"
+	is "gotest.tools/v3/assert/cmp"
+)
+
+const long = 60 * time.Minute
+
+// TestBuildLinuxAmd64AndArm64 is the main job on the bundled sample: both Linux targets built
+// concurrently (arm64 under QEMU: the one emulated build of a CI run), each verified without
+// Python and health-timed, with one report.
+func TestBuildLinuxAmd64AndArm64(t *testing.T) {
+	requireEngine(t)
+	out := filepath.Join(t.TempDir(), "dist")
+	mustDagger(t, long, "build", "--source", "testdata/backend", "--platforms", "linux/arm64, linux/amd64", "export", "--path", out)
+
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	assert.NilError(t, err)
+	rep, err := report.Parse(b)
+	assert.NilError(t, err)
+	assert.Equal(t, len(rep.Entries), 2)
+	assert.Equal(t, rep.Entries[0].Target, "linux/amd64", "entries sorted by target")
+	assert.Equal(t, rep.Entries[1].Target, "linux/arm64")
+	for _, e := range rep.Entries {
+		t.Run(e.Target, func(t *testing.T) {
+			assert.Check(t, e.OK(), "every check passed: %+v", e.Checks)
+			assert.Equal(t, e.Mode, "onedir")
+			exe := filepath.Join(out, filepath.FromSlash(e.Artifact))
+			st, err := os.Stat(exe)
+			assert.NilError(t, err, "artifact named in the report exists")
+			assert.Check(t, st.Mode()&0o111 != 0, "executable bit kept through export: %v", st.Mode())
+			assert.Equal(t, e.SHA256, fileSHA256(t, exe), "report digest is the exported file's")
+			assert.Check(t, e.SizeBytes > 1<<20 && e.SizeBytes < 3<<30, "size %d", e.SizeBytes)
+			assert.Check(t, e.StartupMS != nil && *e.StartupMS > 0)
+			assert.Check(t, strings.HasPrefix(e.Python, "3.13."), e.Python)
+			assert.Check(t, strings.HasPrefix(e.PyInstaller, "6.22.2"), e.PyInstaller)
+			assert.Check(t, verify.CompareVersions(e.GlibcFloor, e.RuntimeGlibc) <= 0, "glibc %s ≤ %s", e.GlibcFloor, e.RuntimeGlibc)
+			assert.Check(t, is.Contains(e.HiddenImports, "services.users"))
+			assert.Check(t, is.Contains(e.HiddenImports, "plugins.csv_export"))
+			assert.Equal(t, e.Emulated, e.Target == "linux/arm64", "arm64 runs under QEMU on this amd64 engine")
+			// The ELF machine of the artifact matches its target (no accidental host build).
+			assert.Check(t, is.Contains(fileKind(t, exe), map[string]string{"linux/amd64": "x86-64", "linux/arm64": "aarch64"}[e.Target]))
+		})
+	}
+	summary, err := os.ReadFile(filepath.Join(out, "summary.txt"))
+	assert.NilError(t, err)
+	assert.Check(t, is.Contains(string(summary), "linux/arm64"))
+	assert.Check(t, is.Contains(string(summary), "(emulated)"))
+}
+
+// TestCompileVerifyHealthOnefile runs the stages one by one, as an engineer reproducing a
+// problem would, on a onefile bundle (the _MEI extraction dir must be gone after SIGTERM).
+func TestCompileVerifyHealthOnefile(t *testing.T) {
+	requireEngine(t)
+	dist := filepath.Join(t.TempDir(), "dist")
+	mustDagger(t, long, "compile", "--source", "testdata/backend", "--mode", "onefile", "export", "--path", dist)
+	exe := filepath.Join(dist, "peft_engine")
+	st, err := os.Stat(exe)
+	assert.NilError(t, err, "onefile: a single executable")
+	assert.Check(t, st.Mode().IsRegular() && st.Mode()&0o111 != 0)
+
+	var v verify.Result
+	decode(t, mustDagger(t, long, "verify", "--dist", dist, "--modules", "services.users,connectors.cloud,plugins.audit"), &v)
+	assert.Check(t, v.OK)
+	names := map[string]bool{}
+	for _, c := range v.Checks {
+		names[c.Name] = c.OK
+	}
+	for _, want := range []string{"exists", "executable", "size", "no-python", "imports", "glibc"} {
+		assert.Check(t, names[want], "check %s ran and passed: %+v", want, v.Checks)
+	}
+	assert.Equal(t, v.SHA256, fileSHA256(t, exe))
+
+	var h health.Result
+	decode(t, mustDagger(t, long, "health", "--dist", dist, "--runs", "3"), &h)
+	assert.Check(t, h.OK, h.Reason)
+	assert.Equal(t, len(h.Runs), 3)
+	assert.Check(t, h.MinMS > 0 && h.MinMS <= h.MedianMS && h.MedianMS <= h.MaxMS)
+	assert.Check(t, is.Len(h.Leftovers, 0), "no process or _MEI dir left behind")
+	body := h.Runs[0].Body
+	assert.Equal(t, body["status"], "ok")
+	assert.Equal(t, body["frozen"], true)
+}
+
+// TestReproducibleBuilds: the same backend, from a source folder that differs only in a file
+// that is not bundled, gives a byte-identical bundle (PYTHONHASHSEED=0, SOURCE_DATE_EPOCH).
+func TestReproducibleBuilds(t *testing.T) {
+	requireEngine(t)
+	other := filepath.Join(t.TempDir(), "backend")
+	copyTree(t, filepath.Join(repoRoot(t), "testdata", "backend"), other)
+	assert.NilError(t, os.WriteFile(filepath.Join(other, "README.md"), []byte("a different readme: a different build input, the same bundle\n"), 0o644))
+
+	a := filepath.Join(t.TempDir(), "a")
+	b := filepath.Join(t.TempDir(), "b")
+	mustDagger(t, long, "compile", "--source", "testdata/backend", "export", "--path", a)
+	mustDagger(t, long, "compile", "--source", other, "export", "--path", b)
+	da, db := treeDigest(t, a), treeDigest(t, b)
+	assert.Check(t, len(da) > 10)
+	assert.DeepEqual(t, da, db)
+}
+
+// TestBadInput: each mistake gives one clear error naming stage, target and file, a non-zero
+// exit, and no output: a dist/ from an earlier good build stays as it was.
+func TestBadInput(t *testing.T) {
+	requireEngine(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"no entry point", []string{"build", "--source", "testdata/broken/no-entry"},
+			[]string{"spec linux/amd64: main.py: entry point not found"}},
+		{"syntax error", []string{"build", "--source", "testdata/broken/syntax-error"},
+			[]string{"compile linux/amd64: main.py:", "SyntaxError"}},
+		{"lazily imported module missing", []string{"build", "--source", "testdata/broken/missing-lazy"},
+			[]string{"compile linux/amd64:", "services.billing"}},
+		{"backend exits during start", []string{"build", "--source", "testdata/broken/exits-on-start"},
+			[]string{"health linux/amd64: peft_engine/peft_engine:", "exited with code 3", "database schema version 7 is newer"}},
+		{"never healthy within the budget", []string{"build", "--source", "testdata/broken/never-healthy", "--budget", "3s"},
+			[]string{"health linux/amd64: peft_engine/peft_engine:", "not healthy within 3s"}},
+		{"unknown platform", []string{"build", "--source", "testdata/backend", "--platforms", "linux/amd64,linux/sparc"},
+			[]string{`unknown platform "linux/sparc"`, "linux/arm64"}},
+		{"macOS without a runner", []string{"build", "--source", "testdata/backend", "--platforms", "darwin/arm64"},
+			[]string{"plan darwin/arm64:", "native macOS/Windows runner"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dist := filepath.Join(t.TempDir(), "dist")
+			assert.NilError(t, os.MkdirAll(dist, 0o755))
+			assert.NilError(t, os.WriteFile(filepath.Join(dist, "previous-good-build"), []byte("keep me"), 0o644))
+
+			r := dagger(t, long, append(tc.args, "export", "--path", dist)...)
+			assert.Check(t, r.Code != 0, "bad input must fail")
+			msg := errorLine(r.Stderr)
+			for _, w := range tc.want {
+				assert.Check(t, is.Contains(msg, w))
+			}
+			assert.DeepEqual(t, listTree(t, dist), []string{"previous-good-build"})
+		})
+	}
+}
+
+// TestPortAlreadyTaken: the health stage refuses a port another process holds, before it
+// starts the backend, and says which port.
+func TestPortAlreadyTaken(t *testing.T) {
+	requireEngine(t)
+	dist := filepath.Join(t.TempDir(), "dist")
+	mustDagger(t, long, "compile", "--source", "testdata/backend", "export", "--path", dist)
+	r := dagger(t, long, "health", "--dist", dist, "--port", "8765", "--occupy-port")
+	assert.Check(t, r.Code != 0)
+	assert.Check(t, is.Contains(errorLine(r.Stderr), "health linux/amd64: peft_engine/peft_engine: port 8765 is already in use"))
+}
+
+// errorLine is dagger's final "Error: …" paragraph, where the module's error lands.
+func errorLine(stderr string) string {
+	i := strings.LastIndex(stderr, "Error: ")
+	if i < 0 {
+		return stderr
+	}
+	return stderr[i:]
+}
+
+func decode(t *testing.T, out string, v any) {
+	t.Helper()
+	assert.NilError(t, json.Unmarshal([]byte(out), v), out)
+}
+
+func fileSHA256(t *testing.T, p string) string {
+	t.Helper()
+	f, err := os.Open(p)
+	assert.NilError(t, err)
+	defer f.Close()
+	h := sha256.New()
+	_, err = io.Copy(h, f)
+	assert.NilError(t, err)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// treeDigest maps every file under root to its sha256 (and mode), for comparing bundles.
+func treeDigest(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if info.Mode()&fs.ModeSymlink != 0 {
+			target, _ := os.Readlink(p)
+			out[rel] = "-> " + target
+			return nil
+		}
+		out[rel] = info.Mode().String() + " " + fileSHA256(t, p)
+		return nil
+	})
+	assert.NilError(t, err)
+	return out
+}
+
+func listTree(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	assert.NilError(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == root {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		out = append(out, rel)
+		return nil
+	}))
+	sort.Strings(out)
+	return out
+}
+
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	out, err := exec.Command("cp", "-a", src, dst).CombinedOutput()
+	assert.NilError(t, err, string(out))
+}
+
+// fileKind is `file`'s view of an ELF, read from its header by hand (no `file` needed):
+// e_machine 0x3e = x86-64, 0xb7 = aarch64.
+func fileKind(t *testing.T, p string) string {
+	t.Helper()
+	f, err := os.Open(p)
+	assert.NilError(t, err)
+	defer f.Close()
+	hdr := make([]byte, 20)
+	_, err = io.ReadFull(f, hdr)
+	assert.NilError(t, err)
+	if string(hdr[:4]) != "\x7fELF" {
+		return "not ELF"
+	}
+	switch uint16(hdr[18]) | uint16(hdr[19])<<8 {
+	case 0x3e:
+		return "ELF x86-64"
+	case 0xb7:
+		return "ELF aarch64"
+	}
+	return "ELF other"
+}
