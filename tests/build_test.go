@@ -169,11 +169,11 @@ func TestPortAlreadyTaken(t *testing.T) {
 
 // errorLine is dagger's final "Error: …" paragraph, where the module's error lands.
 func errorLine(stderr string) string {
-	i := strings.LastIndex(stderr, "Error: ")
+	i := strings.LastIndex(stderr, "\nError: ")
 	if i < 0 {
 		return stderr
 	}
-	return stderr[i:]
+	return stderr[i+1:]
 }
 
 func decode(t *testing.T, out string, v any) {

@@ -72,7 +72,7 @@ func Compile(target, srcRoot, output string) *Error {
 		return strings.TrimPrefix(strings.TrimPrefix(p, strings.TrimSuffix(srcRoot, "/")), "/")
 	}
 	if m := guardRe.FindStringSubmatch(output); m != nil {
-		e.Reason = "modules imported by string were not collected: " + strings.TrimSpace(m[1])
+		e.Reason = "build check failed: " + strings.TrimSpace(m[1])
 		return e
 	}
 	lines := strings.Split(output, "\n")
