@@ -103,7 +103,7 @@ func (m *Pybundle) Builder(
 	pkgs := append(append([]images.Package{}, images.BuilderPackages...), extra...)
 	return m.Runtime(platform).
 		WithMountedCache("/var/cache/apt/archives", dag.CacheVolume("pybundle-apt-"+t.Slug()), dagger.ContainerWithMountedCacheOpts{Sharing: dagger.CacheSharingModeLocked}).
-		WithExec([]string{"sh", "-c", images.AptInstallScript("trixie", pkgs)}).
+		WithExec([]string{"sh", "-c", images.AptInstallScript(pkgs)}).
 		WithoutMount("/var/cache/apt/archives").
 		WithEnvVariable("PYTHONHASHSEED", "0").
 		WithEnvVariable("SOURCE_DATE_EPOCH", sourceDateEpoch).

@@ -76,7 +76,7 @@ func ParseExtra(specs []string) ([]Package, error) {
 // AptInstallScript is the shell script that installs pkgs in a Debian container: backports
 // enabled but pinned per package (`-t` would drag unrelated backports in), recommends off,
 // lists removed afterwards so the layer stays small.
-func AptInstallScript(suite string, pkgs []Package) string {
+func AptInstallScript(pkgs []Package) string {
 	var args []string
 	suites := map[string]bool{}
 	for _, p := range pkgs {

@@ -95,7 +95,7 @@ func TestAptInstallScript(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			script := AptInstallScript("trixie", tc.pkgs)
+			script := AptInstallScript(tc.pkgs)
 
 			assert.Check(t, strings.HasPrefix(script, "set -eu\n"), script)
 			assert.Equal(t, strings.Count(script, "trixie-backports main"), tc.wantBackports, script)
@@ -125,7 +125,7 @@ func TestAptInstallScript(t *testing.T) {
 
 // Every pinned package is installed as name=version.
 func TestAptInstallScriptPinsEveryPackage(t *testing.T) {
-	args := installArgs(t, AptInstallScript("trixie", BuilderPackages))
+	args := installArgs(t, AptInstallScript(BuilderPackages))
 	assert.Equal(t, len(args), len(BuilderPackages))
 	for _, p := range BuilderPackages {
 		assert.Check(t, p.Version != "", "%s is not pinned", p.Name)
@@ -136,7 +136,7 @@ func TestAptInstallScriptPinsEveryPackage(t *testing.T) {
 // The script does not depend on the order of the packages.
 func TestAptInstallScriptDeterministic(t *testing.T) {
 	pkgs := append(slices.Clone(BuilderPackages), Package{Name: "libpq5"}, Package{Name: "python3-numpy", Version: "1:2.2.4-*"})
-	want := AptInstallScript("trixie", pkgs)
+	want := AptInstallScript(pkgs)
 	for i := range 20 {
 		p := slices.Clone(pkgs)
 		// Deterministic permutations: rotate and reverse.
@@ -144,13 +144,13 @@ func TestAptInstallScriptDeterministic(t *testing.T) {
 		if i%2 == 1 {
 			slices.Reverse(p)
 		}
-		assert.Equal(t, AptInstallScript("trixie", p), want, "permutation %d", i)
+		assert.Equal(t, AptInstallScript(p), want, "permutation %d", i)
 	}
 	// And not on map iteration order when several suites are enabled.
 	multi := append(slices.Clone(pkgs), Package{Name: "libfoo1", Version: "1.0-1", Suite: "trixie-proposed-updates"})
-	first := AptInstallScript("trixie", multi)
+	first := AptInstallScript(multi)
 	for range 20 {
-		assert.Equal(t, AptInstallScript("trixie", multi), first)
+		assert.Equal(t, AptInstallScript(multi), first)
 	}
 	assert.Check(t, strings.Index(first, "trixie-backports main") < strings.Index(first, "trixie-proposed-updates main"), first)
 	shSyntax(t, first)
@@ -198,7 +198,7 @@ func TestParseExtra(t *testing.T) {
 func TestParseExtraScriptSyntax(t *testing.T) {
 	pkgs, err := ParseExtra([]string{"libpq5", "python3-numpy=1:2.2.4-*", "libgomp1=14.2.0-19", "x11-common=1:7.7+*"})
 	assert.NilError(t, err)
-	shSyntax(t, AptInstallScript("trixie", append(slices.Clone(BuilderPackages), pkgs...)))
+	shSyntax(t, AptInstallScript(append(slices.Clone(BuilderPackages), pkgs...)))
 }
 
 func TestParseDpkgQuery(t *testing.T) {

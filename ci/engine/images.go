@@ -60,12 +60,16 @@ func manifestExists(addr, ref string, platforms []string) bool {
 		return false
 	}
 	var idx struct {
+		Config    json.RawMessage `json:"config"` // a single-platform image manifest
 		Manifests []struct {
 			Platform struct{ OS, Architecture string } `json:"platform"`
 		} `json:"manifests"`
 	}
 	if json.Unmarshal(out, &idx) != nil {
 		return false
+	}
+	if len(idx.Config) > 0 {
+		return len(platforms) == 1
 	}
 	have := map[string]bool{}
 	for _, m := range idx.Manifests {

@@ -23,6 +23,9 @@ func natCleanup(rules, network string) [][]string {
 			continue
 		}
 		args := splitRule(line)
+		if strings.HasPrefix(args[1], "CNI-") {
+			continue // inside a per-container chain: goes with the chain's flush below
+		}
 		args[0] = "-D"
 		cmds = append(cmds, append([]string{"-t", "nat"}, args...))
 		for i := 0; i+1 < len(args); i++ {
