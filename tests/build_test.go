@@ -28,6 +28,8 @@ const long = 60 * time.Minute
 // Python and health-timed, with one report.
 func TestBuildLinuxAmd64AndArm64(t *testing.T) {
 	requireEngine(t)
+	// Emulated arm64 is mostly one busy core for many minutes: the other tests run beside it.
+	t.Parallel()
 	out := filepath.Join(t.TempDir(), "dist")
 	mustDagger(t, long, "build", "--source", "testdata/backend", "--platforms", "linux/arm64, linux/amd64", "export", "--path", out)
 
@@ -69,6 +71,7 @@ func TestBuildLinuxAmd64AndArm64(t *testing.T) {
 // problem would, on a onefile bundle (the _MEI extraction dir must be gone after SIGTERM).
 func TestCompileVerifyHealthOnefile(t *testing.T) {
 	requireEngine(t)
+	t.Parallel()
 	dist := filepath.Join(t.TempDir(), "dist")
 	mustDagger(t, long, "compile", "--source", "testdata/backend", "--mode", "onefile", "export", "--path", dist)
 	exe := filepath.Join(dist, "peft_engine")
@@ -103,6 +106,7 @@ func TestCompileVerifyHealthOnefile(t *testing.T) {
 // that is not bundled, gives a byte-identical bundle (PYTHONHASHSEED=0, SOURCE_DATE_EPOCH).
 func TestReproducibleBuilds(t *testing.T) {
 	requireEngine(t)
+	t.Parallel()
 	other := filepath.Join(t.TempDir(), "backend")
 	copyTree(t, filepath.Join(repoRoot(t), "testdata", "backend"), other)
 	assert.NilError(t, os.WriteFile(filepath.Join(other, "README.md"), []byte("a different readme: a different build input, the same bundle\n"), 0o644))
@@ -120,6 +124,7 @@ func TestReproducibleBuilds(t *testing.T) {
 // exit, and no output: a dist/ from an earlier good build stays as it was.
 func TestBadInput(t *testing.T) {
 	requireEngine(t)
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -160,6 +165,7 @@ func TestBadInput(t *testing.T) {
 // starts the backend, and says which port.
 func TestPortAlreadyTaken(t *testing.T) {
 	requireEngine(t)
+	t.Parallel()
 	dist := filepath.Join(t.TempDir(), "dist")
 	mustDagger(t, long, "compile", "--source", "testdata/backend", "export", "--path", dist)
 	r := dagger(t, long, "health", "--dist", dist, "--port", "8765", "--occupy-port")
