@@ -55,6 +55,8 @@ func manifestExists(addr, ref string, platforms []string) bool {
 	out, err := exec.Command("curl", "-fsS", "--max-time", "5",
 		"-H", "Accept: application/vnd.oci.image.index.v1+json",
 		"-H", "Accept: application/vnd.docker.distribution.manifest.list.v2+json",
+		"-H", "Accept: application/vnd.oci.image.manifest.v1+json",
+		"-H", "Accept: application/vnd.docker.distribution.manifest.v2+json",
 		"http://"+addr+"/v2/"+name+"/manifests/"+tag).Output()
 	if err != nil {
 		return false

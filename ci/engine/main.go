@@ -93,7 +93,7 @@ func up(ctx context.Context, s Settings, timeout time.Duration, arm64 bool, modu
 	if err != nil {
 		return err
 	}
-	if st.EnginePID != 0 && alive(st.EnginePID, "start-engine.sh") && status(s) {
+	if alive(st.EnginePID, s.EngineRootfs()) && status(s) {
 		logf("engine already up")
 		printEnv(s)
 		return nil
@@ -219,7 +219,8 @@ func down(s Settings) error {
 // status prints what runs and whether the engine answers; true when it does.
 func status(s Settings) bool {
 	st, _ := loadState(s.StateFile())
-	engine := alive(st.EnginePID, "start-engine.sh")
+	// The start script execs unshare, whose command line names our engine rootfs.
+	engine := alive(st.EnginePID, s.EngineRootfs())
 	registry := alive(st.RegistryPID, "docker-registry")
 	answers := false
 	if engine && exists(s.Socket()) {
