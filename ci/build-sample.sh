@@ -5,7 +5,7 @@
 # The engine stays up for more `dagger call`s; `go run ./ci/engine down` stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH=/usr/local/go/bin:$PATH DO_NOT_TRACK=1 DAGGER_NO_NAG=1
+export PATH=/usr/local/go/bin:/usr/local/sbin:/usr/sbin:/sbin:$PATH DO_NOT_TRACK=1 DAGGER_NO_NAG=1
 export GONOSUMDB=github.com/dagger/dagger,dagger.io/dagger
 
 if [ -z "${_EXPERIMENTAL_DAGGER_RUNNER_HOST:-}" ] && ! command -v dagger >/dev/null; then

@@ -4,7 +4,7 @@
 # it started, pass or fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH=/usr/local/go/bin:$PATH DO_NOT_TRACK=1 DAGGER_NO_NAG=1
+export PATH=/usr/local/go/bin:/usr/local/sbin:/usr/sbin:/sbin:$PATH DO_NOT_TRACK=1 DAGGER_NO_NAG=1
 export GONOSUMDB=github.com/dagger/dagger,dagger.io/dagger
 
 ENGINE="${TMPDIR:-/tmp}/pybundle-engine"

@@ -317,10 +317,19 @@ func (s Settings) registry(ctx context.Context, st *State) error {
 		if err := os.MkdirAll(filepath.Join(dir, "deb"), 0o755); err != nil {
 			return err
 		}
-		dl := exec.CommandContext(ctx, "apt-get", "download", "docker-registry")
-		dl.Dir = filepath.Join(dir, "deb")
-		if b, err := dl.CombinedOutput(); err != nil {
-			return fmt.Errorf("step registry: apt-get download docker-registry: %w\n%s", err, tailLines(string(b), 5))
+		download := func() ([]byte, error) {
+			dl := exec.CommandContext(ctx, "apt-get", "download", "docker-registry")
+			dl.Dir = filepath.Join(dir, "deb")
+			return dl.CombinedOutput()
+		}
+		if _, err := download(); err != nil {
+			// A fresh machine's package lists may be missing or stale: refresh once.
+			if err := s.run(ctx, "apt", nil, "apt-get", "update", "-qq"); err != nil {
+				return err
+			}
+			if b, err := download(); err != nil {
+				return fmt.Errorf("step registry: apt-get download docker-registry: %w\n%s", err, tailLines(string(b), 5))
+			}
 		}
 		debs, _ := filepath.Glob(filepath.Join(dir, "deb", "docker-registry_*.deb"))
 		if len(debs) == 0 {
