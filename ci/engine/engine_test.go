@@ -239,4 +239,3 @@ func TestExistingParent(t *testing.T) {
 	assert.Equal(t, existingParent(filepath.Join(d, "x", "y")), d)
 	assert.Equal(t, existingParent(d), d)
 }
-
