@@ -48,6 +48,12 @@ type Pybundle struct {
 	GoImage string
 	// +private
 	ExtraPackages []string
+	// +private
+	PythonImage string
+	// +private
+	Installer string
+	// +private
+	Wheelhouse *dagger.Directory
 }
 
 // New configures pybundle's base images.
@@ -64,11 +70,28 @@ func New(
 	// Extra Debian packages the backend needs at build time, as name or name=version.
 	// +optional
 	packages []string,
+	// How the builder gets Python, PyInstaller and the backend's dependencies: "debian"
+	// (pinned Debian packages) or "pip" (python image + the backend's requirements.txt).
+	// +optional
+	// +default="debian"
+	installer string,
+	// Python image of the pip installer.
+	// +optional
+	// +default="python:3.13-slim"
+	pythonImage string,
+	// Folder of wheels the pip installer installs from instead of an index (--no-index):
+	// for air-gapped builds.
+	// +optional
+	wheelhouse *dagger.Directory,
 ) (*Pybundle, error) {
 	if _, err := images.ParseExtra(packages); err != nil {
 		return nil, err
 	}
-	return &Pybundle{BaseImage: baseImage, GoImage: goImage, ExtraPackages: packages}, nil
+	if installer != "debian" && installer != "pip" {
+		return nil, fmt.Errorf("unknown installer %q: want debian or pip", installer)
+	}
+	return &Pybundle{BaseImage: baseImage, GoImage: goImage, ExtraPackages: packages,
+		Installer: installer, PythonImage: pythonImage, Wheelhouse: wheelhouse}, nil
 }
 
 // Runtime returns the clean container artifacts are verified in: the base image, no Python.
@@ -81,13 +104,19 @@ func (m *Pybundle) Runtime(
 	return dag.Container(dagger.ContainerOpts{Platform: platform}).From(m.BaseImage)
 }
 
-// Builder returns the build container: Debian trixie with Python 3.13, FastAPI, uvicorn and
-// pydantic, and PyInstaller 6.22.2 from trixie-backports, every version pinned.
+// Builder returns the build container. Debian installer: Debian trixie with Python 3.13,
+// FastAPI, uvicorn and pydantic, and PyInstaller 6.22.2 from trixie-backports, every version
+// pinned. Pip installer: the Python image with a venv holding the backend's requirements.txt
+// and pyinstaller==6.22.2 (hash-checked when the requirements carry hashes).
 func (m *Pybundle) Builder(
+	ctx context.Context,
 	// Target platform; linux/arm64 is built under emulation unless the engine is arm64.
 	// +optional
 	// +default="linux/amd64"
 	platform dagger.Platform,
+	// The backend's requirements.txt (pip installer only).
+	// +optional
+	requirements *dagger.File,
 ) (*dagger.Container, error) {
 	t, err := target.Parse(string(platform))
 	if err != nil {
@@ -95,6 +124,9 @@ func (m *Pybundle) Builder(
 	}
 	if t.NeedsRunner() {
 		return nil, runnerError([]target.Target{t})
+	}
+	if m.Installer == "pip" {
+		return m.pipBuilder(ctx, t, requirements)
 	}
 	extra, err := images.ParseExtra(m.ExtraPackages)
 	if err != nil {
@@ -105,6 +137,42 @@ func (m *Pybundle) Builder(
 		WithMountedCache("/var/cache/apt/archives", dag.CacheVolume("pybundle-apt-"+t.Slug()), dagger.ContainerWithMountedCacheOpts{Sharing: dagger.CacheSharingModeLocked}).
 		WithExec([]string{"sh", "-c", images.AptInstallScript(pkgs)}).
 		WithoutMount("/var/cache/apt/archives").
+		WithEnvVariable("PYTHONHASHSEED", "0").
+		WithEnvVariable("SOURCE_DATE_EPOCH", sourceDateEpoch).
+		WithEnvVariable("PYTHONDONTWRITEBYTECODE", "1").
+		WithWorkdir(srcDir), nil
+}
+
+// pipBuilder is the pip installer's builder: for users with a package index (or a wheelhouse).
+func (m *Pybundle) pipBuilder(ctx context.Context, t target.Target, requirements *dagger.File) (*dagger.Container, error) {
+	if requirements == nil {
+		return nil, &diagnose.Error{Stage: "builder", Target: t.String(), File: "requirements.txt",
+			Reason: "the pip installer needs the backend's requirements.txt"}
+	}
+	text, err := requirements.Contents(ctx)
+	if err != nil {
+		return nil, &diagnose.Error{Stage: "builder", Target: t.String(), File: "requirements.txt", Reason: err.Error()}
+	}
+	extra, hashed, err := images.PipPlan(text)
+	if err != nil {
+		return nil, &diagnose.Error{Stage: "builder", Target: t.String(), File: "requirements.txt", Reason: err.Error()}
+	}
+	ctr := dag.Container(dagger.ContainerOpts{Platform: dagger.Platform(t.String())}).From(m.PythonImage).
+		WithFile("/tmp/pybundle/requirements.txt", requirements)
+	wheels := ""
+	if m.Wheelhouse != nil {
+		wheels = "/tmp/pybundle/wheels"
+		ctr = ctr.WithDirectory(wheels, m.Wheelhouse)
+	}
+	ctr = ctr.WithExec([]string{"sh", "-c", images.PipInstallScript("/tmp/pybundle/requirements.txt", extra, hashed, wheels)},
+		dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
+	if code, err := ctr.ExitCode(ctx); err != nil || code != 0 {
+		out, _ := ctr.Stderr(ctx)
+		return nil, &diagnose.Error{Stage: "builder", Target: t.String(), File: "requirements.txt",
+			Reason: "pip install failed", Tail: diagnose.Tail(out, 12)}
+	}
+	return ctr.
+		WithEnvVariable("PATH", images.VenvDir+"/bin:${PATH}", dagger.ContainerWithEnvVariableOpts{Expand: true}).
 		WithEnvVariable("PYTHONHASHSEED", "0").
 		WithEnvVariable("SOURCE_DATE_EPOCH", sourceDateEpoch).
 		WithEnvVariable("PYTHONDONTWRITEBYTECODE", "1").
@@ -371,11 +439,10 @@ func (m *Pybundle) buildOne(ctx context.Context, source *dagger.Directory, t tar
 	if err != nil {
 		return report.Entry{}, nil, err
 	}
-	pkgsOut, err := c.Builder.WithExec(images.DpkgQueryArgs()).Stdout(ctx)
+	pkgs, pyinstaller, err := m.builderVersions(ctx, c.Builder)
 	if err != nil {
 		return report.Entry{}, nil, &diagnose.Error{Stage: "report", Target: t.String(), Reason: err.Error()}
 	}
-	pkgs := images.ParseDpkgQuery(pkgsOut)
 	ms := h.MedianMS
 	e := report.Entry{
 		Target:        t.String(),
@@ -388,17 +455,40 @@ func (m *Pybundle) buildOne(ctx context.Context, source *dagger.Directory, t tar
 		GlibcFloor:    v.GlibcFloor,
 		RuntimeGlibc:  v.RuntimeGlibc,
 		Python:        v.Python,
-		PyInstaller:   pkgs["pyinstaller"],
+		PyInstaller:   pyinstaller,
 		Packages:      pkgs,
 		HiddenImports: c.Options.HiddenImports,
 		DurationMS:    time.Since(start).Milliseconds(),
-		Builder:       "dagger",
+		Builder:       "dagger:" + m.Installer,
 	}
 	for _, ch := range v.Checks {
 		e.Checks = append(e.Checks, report.Check{Name: ch.Name, OK: ch.OK, Detail: ch.Detail})
 	}
 	e.Checks = append(e.Checks, report.Check{Name: "health", OK: h.OK, Detail: fmt.Sprintf("first 200 after %.0f ms (budget %.0f ms)", h.MedianMS, h.BudgetMS)})
 	return e, c.Dist, nil
+}
+
+// builderVersions reads what the builder really has: the reported Debian packages (some are
+// absent on the pip path), pip's view of the venv on the pip path, and PyInstaller's own word.
+func (m *Pybundle) builderVersions(ctx context.Context, builder *dagger.Container) (map[string]string, string, error) {
+	out, err := builder.WithExec([]string{"sh", "-c", images.DpkgQueryScript()}).Stdout(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	pkgs := images.ParseDpkgQuery(out)
+	if m.Installer == "pip" {
+		freeze, err := builder.WithExec([]string{"python", "-m", "pip", "freeze", "--all"}).Stdout(ctx)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, line := range strings.Split(freeze, "\n") {
+			if name, v, ok := strings.Cut(strings.TrimSpace(line), "=="); ok {
+				pkgs["pip:"+strings.ToLower(name)] = v
+			}
+		}
+	}
+	v, err := builder.WithExec([]string{"pyinstaller", "--version"}).Stdout(ctx)
+	return pkgs, strings.TrimSpace(v), err
 }
 
 // artifactRel is the executable's path inside the returned dist/ folder.
@@ -461,7 +551,15 @@ func (m *Pybundle) compile(ctx context.Context, source *dagger.Directory, platfo
 	if err != nil {
 		return nil, &diagnose.Error{Stage: "spec", Target: o.Target.String(), Reason: err.Error()}
 	}
-	builder, err := m.Builder(dagger.Platform(o.Target.String()))
+	var requirements *dagger.File
+	if m.Installer == "pip" {
+		if _, err := source.File("requirements.txt").Name(ctx); err != nil {
+			return nil, &diagnose.Error{Stage: "builder", Target: o.Target.String(), File: "requirements.txt",
+				Reason: "the pip installer needs the backend's requirements.txt"}
+		}
+		requirements = source.File("requirements.txt")
+	}
+	builder, err := m.Builder(ctx, dagger.Platform(o.Target.String()), requirements)
 	if err != nil {
 		return nil, err
 	}

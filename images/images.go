@@ -106,12 +106,13 @@ func AptInstallScript(pkgs []Package) string {
 	return b.String()
 }
 
-// DpkgQueryArgs prints "name version" for each reported package that is installed.
-func DpkgQueryArgs() []string {
-	return append([]string{"dpkg-query", "-W", "-f", "${Package} ${Version}\n"}, ReportedPackages...)
+// DpkgQueryScript prints "name version" for each reported package the image has; packages
+// it lacks (e.g. on the pip path's python image) are skipped, not an error.
+func DpkgQueryScript() string {
+	return `dpkg-query -W -f '${Package} ${Version}\n' ` + strings.Join(ReportedPackages, " ") + " 2>/dev/null || true"
 }
 
-// ParseDpkgQuery turns DpkgQueryArgs output into name → version.
+// ParseDpkgQuery turns DpkgQueryScript output into name → version.
 func ParseDpkgQuery(out string) map[string]string {
 	m := map[string]string{}
 	for _, line := range strings.Split(out, "\n") {
@@ -123,19 +124,51 @@ func ParseDpkgQuery(out string) map[string]string {
 	return m
 }
 
-// PipRequirement is the pip path's PyInstaller pin, with its hashes so pip runs in
-// --require-hashes mode (a tampered or swapped wheel fails the build).
+// PipRequirement is the pip path's PyInstaller pin.
 const PipRequirement = "pyinstaller==" + PyInstallerVersion
 
-// PipInstallArgs is the pip command of the pip path: PyInstaller and the backend's own
-// requirements, hash-checked when hashes are given, from an index or (offline) a wheelhouse.
-func PipInstallArgs(requirementsFiles []string, wheelhouse string) []string {
-	args := []string{"python", "-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check"}
+// VenvDir is where the pip path installs: a virtual environment that also sees the image's
+// own site-packages, so packages the base image already carries satisfy requirements without
+// a download (how the offline stand-in image works; a no-op on python:3.13-slim).
+const VenvDir = "/opt/pybundle/venv"
+
+var (
+	pipPinRe  = regexp.MustCompile(`(?im)^\s*pyinstaller\s*==\s*([^\s;\\#]+)`)
+	pipHashRe = regexp.MustCompile(`--hash[= ]`)
+)
+
+// PipPlan reads the backend's requirements.txt and decides what pip installs. With hashes
+// (pip's --require-hashes mode: a swapped or tampered wheel fails the build) every
+// requirement needs its hashes, so PyInstaller must be listed there, pinned to our version;
+// without hashes pybundle adds the pin itself.
+func PipPlan(requirements string) (extra []string, hashed bool, err error) {
+	hashed = pipHashRe.MatchString(requirements)
+	m := pipPinRe.FindStringSubmatch(requirements)
+	switch {
+	case m != nil && m[1] != PyInstallerVersion:
+		return nil, hashed, fmt.Errorf("requirements.txt pins pyinstaller==%s; pybundle builds with %s", m[1], PyInstallerVersion)
+	case m == nil && hashed:
+		return nil, hashed, fmt.Errorf("requirements.txt uses --hash, so it must also list %s with its hashes", PipRequirement)
+	case m == nil:
+		return []string{PipRequirement}, hashed, nil
+	}
+	return nil, hashed, nil
+}
+
+// PipInstallScript creates the venv and installs the requirements (plus extra) into it, from
+// the index or, when wheelhouse is set, only from that folder of wheels (--no-index).
+func PipInstallScript(requirementsPath string, extra []string, hashed bool, wheelhouse string) string {
+	args := []string{VenvDir + "/bin/python", "-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check"}
+	if hashed {
+		args = append(args, "--require-hashes")
+	}
 	if wheelhouse != "" {
 		args = append(args, "--no-index", "--find-links", wheelhouse)
 	}
-	for _, r := range requirementsFiles {
-		args = append(args, "-r", r)
+	args = append(args, "-r", requirementsPath)
+	args = append(args, extra...)
+	for i, a := range args {
+		args[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
-	return args
+	return "set -eu\npython3 -m venv --system-site-packages " + VenvDir + "\n" + strings.Join(args, " ") + "\n"
 }

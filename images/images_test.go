@@ -243,17 +243,6 @@ func TestParseDpkgQuery(t *testing.T) {
 	}
 }
 
-func TestDpkgQueryArgs(t *testing.T) {
-	args := DpkgQueryArgs()
-	assert.DeepEqual(t, args[:4], []string{"dpkg-query", "-W", "-f", "${Package} ${Version}\n"})
-	assert.DeepEqual(t, args[4:], ReportedPackages)
-	for _, p := range ReportedPackages {
-		assert.Check(t, slices.Contains(args, p), "%s missing from %v", p, args)
-	}
-	// The result is a fresh slice each time: callers may append to it.
-	args[4] = "changed"
-	assert.Equal(t, DpkgQueryArgs()[4], ReportedPackages[0])
-}
 
 // The builder's pins and the report agree with the PyInstaller version constant.
 func TestBuilderPackages(t *testing.T) {
@@ -287,4 +276,52 @@ func TestPackageArg(t *testing.T) {
 	for _, tc := range tests {
 		assert.Equal(t, tc.p.Arg(), tc.want)
 	}
+}
+
+func TestPipPlan(t *testing.T) {
+	for _, tc := range []struct {
+		name, req string
+		extra     []string
+		hashed    bool
+		err       string
+	}{
+		{"no pin: pybundle adds it", "fastapi\nuvicorn\n", []string{PipRequirement}, false, ""},
+		{"pinned to ours", "fastapi\nPyInstaller == 6.22.2\n", nil, false, ""},
+		{"pinned to another", "pyinstaller==6.10.0\n", nil, false, "pins pyinstaller==6.10.0"},
+		{"hashed with pin", "fastapi==0.115.11 --hash=sha256:aa\npyinstaller==6.22.2 \\\n  --hash=sha256:bb\n", nil, true, ""},
+		{"hashed without pin", "fastapi==0.115.11 --hash=sha256:aa\n", nil, true, "must also list pyinstaller==6.22.2"},
+		{"comment is not a pin", "# pyinstaller==1.0\nfastapi\n", []string{PipRequirement}, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			extra, hashed, err := PipPlan(tc.req)
+			if tc.err != "" {
+				assert.ErrorContains(t, err, tc.err)
+				return
+			}
+			assert.NilError(t, err)
+			assert.DeepEqual(t, extra, tc.extra)
+			assert.Equal(t, hashed, tc.hashed)
+		})
+	}
+}
+
+func TestPipInstallScript(t *testing.T) {
+	online := PipInstallScript("/tmp/req.txt", []string{PipRequirement}, false, "")
+	shSyntax(t, online)
+	assert.Check(t, strings.Contains(online, "python3 -m venv --system-site-packages "+VenvDir))
+	assert.Check(t, strings.Contains(online, "'-r' '/tmp/req.txt' 'pyinstaller==6.22.2'"))
+	assert.Check(t, !strings.Contains(online, "--no-index"))
+
+	offline := PipInstallScript("/tmp/req.txt", nil, true, "/wheels")
+	shSyntax(t, offline)
+	assert.Check(t, strings.Contains(offline, "'--require-hashes' '--no-index' '--find-links' '/wheels'"))
+}
+
+func TestDpkgQueryScript(t *testing.T) {
+	s := DpkgQueryScript()
+	shSyntax(t, s)
+	for _, p := range ReportedPackages {
+		assert.Check(t, strings.Contains(s, " "+p), p)
+	}
+	assert.Check(t, strings.HasSuffix(s, "|| true"), "missing packages must not fail the report")
 }

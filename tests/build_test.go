@@ -265,3 +265,44 @@ func fileKind(t *testing.T, p string) string {
 	}
 	return "ELF other"
 }
+
+// TestPipInstaller: the pip installer (for users with a package index) run with no index at
+// all: the backend's own wheel comes from a local wheelhouse (--no-index), the rest from the
+// python image (offline: pybundle's stand-in for python:3.13-slim, see README).
+func TestPipInstaller(t *testing.T) {
+	requireEngine(t)
+	t.Parallel()
+	wheels := filepath.Join(t.TempDir(), "wheels")
+	out, err := exec.Command("dagger", "core", "--progress=plain", "container", "from", "--address", "python:3.13-slim",
+		"with-directory", "--path", "/b", "--source", filepath.Join(repoRoot(t), "testdata", "backend"),
+		"with-exec", "--args", "python,-m,pip,wheel,--no-deps,--no-build-isolation,--no-index,-w,/wheels,/b",
+		"directory", "--path", "/wheels", "export", "--path", wheels).CombinedOutput()
+	assert.NilError(t, err, errorTail(string(out)))
+	whl, _ := filepath.Glob(filepath.Join(wheels, "pybundle_sample_backend-1.0.0-*.whl"))
+	assert.Equal(t, len(whl), 1, "the backend's own wheel was built")
+
+	src := filepath.Join(t.TempDir(), "backend")
+	copyTree(t, filepath.Join(repoRoot(t), "testdata", "backend"), src)
+	assert.NilError(t, os.WriteFile(filepath.Join(src, "requirements.txt"),
+		[]byte("pybundle-sample-backend==1.0.0\nfastapi\nuvicorn\npydantic\n"), 0o644))
+
+	dist := filepath.Join(t.TempDir(), "dist")
+	mustDagger(t, long, "--installer", "pip", "--wheelhouse", wheels, "build", "--source", src, "export", "--path", dist)
+	b, err := os.ReadFile(filepath.Join(dist, "report.json"))
+	assert.NilError(t, err)
+	rep, err := report.Parse(b)
+	assert.NilError(t, err)
+	assert.Equal(t, len(rep.Entries), 1)
+	e := rep.Entries[0]
+	assert.Check(t, e.OK())
+	assert.Equal(t, e.Builder, "dagger:pip")
+	assert.Equal(t, e.PyInstaller, "6.22.2")
+	assert.Equal(t, e.Packages["pip:pybundle-sample-backend"], "1.0.0", "installed from the local wheel")
+
+	// Hash mode needs PyInstaller's hashes too: caught before pip runs, naming the file.
+	assert.NilError(t, os.WriteFile(filepath.Join(src, "requirements.txt"),
+		[]byte("fastapi==0.115.11 --hash=sha256:0000000000000000000000000000000000000000000000000000000000000000\n"), 0o644))
+	r := dagger(t, long, "--installer", "pip", "build", "--source", src)
+	assert.Check(t, r.Code != 0)
+	assert.Check(t, is.Contains(errorLine(r.Stderr), "builder linux/amd64: requirements.txt: requirements.txt uses --hash, so it must also list pyinstaller==6.22.2"))
+}

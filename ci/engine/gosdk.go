@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/pybundle/pybundle/images"
 )
 
 // goSDKRootfs replaces the golang-alpine image the Go SDK runtime normally pulls: Debian trixie
@@ -109,4 +111,38 @@ func (s Settings) chrootBind(ctx context.Context, root, step string, env []strin
 	inner := fmt.Sprintf("%s && nice -n 10 chroot %s /usr/bin/env -i %s /bin/sh /tmp/pybundle-step.sh",
 		mounts, shellQuote(root), strings.Join(quoted, " "))
 	return s.run(ctx, step, nil, "unshare", "--mount", "--propagation", "private", "--fork", "--", "/bin/sh", "-c", inner)
+}
+
+// PythonStandInRef is the pip path's default image name. No registry is reachable here, so the
+// mirror serves a STAND-IN under that name: Debian trixie's Python 3.13 with venv and pip, and
+// the builder's pinned Debian packages (FastAPI, uvicorn, pydantic, PyInstaller 6.22.2) already
+// installed, so an offline pip resolves the backend's requirements from the image's own
+// site-packages and a local wheelhouse. Online users get the real python:3.13-slim.
+const PythonStandInRef = "library/python:3.13-slim"
+
+func (s Settings) pythonRootfs(ctx context.Context) error {
+	p := s.PythonRootfs()
+	if exists(filepath.Join(p, ".pybundle-ready")) {
+		logf("python stand-in rootfs cached")
+		return nil
+	}
+	logf("building the python:3.13-slim stand-in rootfs %s", p)
+	tmp := p + ".tmp"
+	_ = os.RemoveAll(tmp)
+	if err := s.run(ctx, "python-rootfs", nil, "cp", "-a", s.BaseRootfs("trixie", "amd64"), tmp); err != nil {
+		return err
+	}
+	pkgs := append([]images.Package{}, images.BuilderPackages...)
+	for _, n := range []string{"python3-venv", "python3-pip", "python3-setuptools", "python3-wheel"} {
+		pkgs = append(pkgs, images.Package{Name: n})
+	}
+	script := images.AptInstallScript(pkgs) + "ln -sf /usr/bin/python3 /usr/local/bin/python\napt-get clean\n"
+	if err := s.chroot(ctx, tmp, "python-rootfs", nil, script); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, ".pybundle-ready"), nil, 0o644); err != nil {
+		return err
+	}
+	_ = os.RemoveAll(p)
+	return os.Rename(tmp, p)
 }

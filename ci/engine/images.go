@@ -40,6 +40,7 @@ func mirroredImages(s Settings, withArm64 bool) []MirroredImage {
 		{Ref: "library/debian:trixie-slim", Rootfs: debian, Env: []string{defaultPath}},
 		{Ref: "library/debian:trixie", Rootfs: debian, Env: []string{defaultPath}},
 		{Ref: GoImageRef, Rootfs: map[string]string{"linux/amd64": s.GoSDKRootfs()}, Env: goSDKEnv(), Workdir: "/go"},
+		{Ref: PythonStandInRef, Rootfs: map[string]string{"linux/amd64": s.PythonRootfs()}, Env: []string{defaultPath}},
 	}
 }
 

@@ -58,6 +58,11 @@ func (l Layout) EngineRootfs() string { return filepath.Join(l.versionDir(), "en
 // GoSDKRootfs replaces the golang-alpine based image the Go SDK runtime normally uses.
 func (l Layout) GoSDKRootfs() string { return filepath.Join(l.versionDir(), "gosdk-rootfs") }
 
+// PythonRootfs is the stand-in behind python:3.13-slim (see PythonStandInRef).
+func (l Layout) PythonRootfs() string {
+	return filepath.Join(l.Root, "rootfs", "python-stand-in-trixie-amd64")
+}
+
 // Socket is the engine's unix socket as seen from the host.
 func (l Layout) Socket() string {
 	return filepath.Join(l.EngineRootfs(), "run", "dagger", "engine.sock")

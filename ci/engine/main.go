@@ -93,11 +93,8 @@ func up(ctx context.Context, s Settings, timeout time.Duration, arm64 bool, modu
 	if err != nil {
 		return err
 	}
-	if alive(st.EnginePID, s.EngineRootfs()) && status(s) {
-		logf("engine already up")
-		printEnv(s)
-		return nil
-	}
+	// A running engine is kept; the cheap, cached steps below still run so new images land.
+	running := alive(st.EnginePID, s.EngineRootfs()) && status(s)
 
 	// The compile is CPU-bound and the root filesystems are mostly download and unpack: run them
 	// side by side (the cold path is dominated by the compile).
@@ -122,7 +119,12 @@ func up(ctx context.Context, s Settings, timeout time.Duration, arm64 bool, modu
 	if err := s.goSDKRootfs(ctx, moduleDir); err != nil {
 		return err
 	}
-	s.recordHostNetwork(&st)
+	if err := s.pythonRootfs(ctx); err != nil {
+		return err
+	}
+	if !running {
+		s.recordHostNetwork(&st)
+	}
 	if err := s.registry(ctx, &st); err != nil {
 		_ = saveState(s.StateFile(), st)
 		return err
@@ -133,7 +135,9 @@ func up(ctx context.Context, s Settings, timeout time.Duration, arm64 bool, modu
 
 	digestFile := filepath.Join(s.Run(), "gosdk.digest")
 	digest := cachedDigest(s, digestFile)
-	if err := s.startEngine(ctx, &st, digest, timeout); err != nil {
+	if running && digest != "" {
+		logf("engine already up")
+	} else if err := s.startEngine(ctx, &st, digest, timeout); err != nil {
 		return err
 	}
 	c, err := s.connect(ctx)
