@@ -243,7 +243,6 @@ func TestParseDpkgQuery(t *testing.T) {
 	}
 }
 
-
 // The builder's pins and the report agree with the PyInstaller version constant.
 func TestBuilderPackages(t *testing.T) {
 	byName := map[string]Package{}
