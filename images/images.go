@@ -49,6 +49,27 @@ var BuilderPackages = []Package{
 	{Name: "pyinstaller-hooks-contrib", Version: "2026.*", Suite: "trixie-backports"},
 }
 
+// ElectronBuilderPackages make the packaging container: Node.js (Debian trixie's 20.19) to run
+// electron-builder, 7-Zip instead of the 7zip-bin download, dpkg-deb/fakeroot and rpmbuild for
+// pybundle's fpm replacement, and Xvfb to start the packaged app headless.
+var ElectronBuilderPackages = []Package{
+	{Name: "nodejs", Version: "20.19.*"},
+	{Name: "npm", Version: "9.2.*"},
+	{Name: "7zip"},
+	{Name: "fakeroot"},
+	{Name: "dpkg-dev"},
+	{Name: "rpm"},
+	{Name: "cpio"},
+	{Name: "xz-utils"},
+	{Name: "xvfb"},
+	{Name: "xauth"},
+	{Name: "procps"},
+	{Name: "ca-certificates"},
+}
+
+// ElectronBuilderVersion is the electron-builder images/electron-builder/package-lock.json pins.
+const ElectronBuilderVersion = "26.17.0"
+
 // ReportedPackages are the packages whose installed versions go into report.json.
 var ReportedPackages = []string{"libc6", "python3.13", "python3-fastapi", "python3-uvicorn",
 	"python3-pydantic", "python3-starlette", "pyinstaller", "pyinstaller-hooks-contrib"}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -68,6 +69,17 @@ type Report struct {
 	Tool    string  `json:"tool"`    // "pybundle"
 	Version string  `json:"version"` // the tool's version, not the app's
 	Entries []Entry `json:"entries"`
+	// Packages holds the package stage's checks per electron-builder output.
+	Packages []Package `json:"packages,omitempty"`
+}
+
+// Package is one electron-builder output (or the packaged app's start) and its checks.
+type Package struct {
+	Target      string  `json:"target"`
+	Name        string  `json:"name"` // e.g. peft-desktop_0.1.0_amd64.deb
+	Kind        string  `json:"kind"` // dir | tar.gz | deb | … | start
+	BackendPath string  `json:"backend_path,omitempty"`
+	Checks      []Check `json:"checks"`
 }
 
 // OK reports whether every check of every entry passed.
@@ -75,6 +87,13 @@ func (r Report) OK() bool {
 	for _, e := range r.Entries {
 		if !e.OK() {
 			return false
+		}
+	}
+	for _, p := range r.Packages {
+		for _, c := range p.Checks {
+			if !c.OK {
+				return false
+			}
 		}
 	}
 	return true
@@ -141,6 +160,14 @@ func (r Report) JSON() ([]byte, error) {
 	if r.Entries == nil {
 		r.Entries = []Entry{}
 	}
+	pkgs := append([]Package(nil), r.Packages...)
+	sort.SliceStable(pkgs, func(i, j int) bool {
+		if pkgs[i].Target != pkgs[j].Target {
+			return pkgs[i].Target < pkgs[j].Target
+		}
+		return pkgs[i].Name < pkgs[j].Name
+	})
+	r.Packages = pkgs
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
@@ -178,6 +205,15 @@ func (r Report) Table() string {
 			dash(e.GlibcFloor), dash(e.Python), dash(e.PyInstaller), checks(e.Checks))
 	}
 	w.Flush()
+	if len(r.Packages) > 0 {
+		sb.WriteString("\n")
+		w = tabwriter.NewWriter(&sb, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(w, "TARGET\tPACKAGE\tKIND\tBACKEND\tCHECKS")
+		for _, p := range r.Packages {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", dash(p.Target), dash(p.Name), dash(p.Kind), dash(p.BackendPath), checks(p.Checks))
+		}
+		w.Flush()
+	}
 	return sb.String()
 }
 
