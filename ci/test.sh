@@ -37,4 +37,6 @@ fi
 # Generated SDK code (gitignored) so the whole tree compiles and vets.
 dagger develop --progress=plain >/dev/null 2>&1 || dagger develop --progress=plain
 go vet ./...
+# The Electron app's backend manager (node's own test runner, no dependencies to install).
+(cd testdata/app && node --test test/)
 go test -count=1 -v -timeout 80m "$@" ./...
