@@ -51,6 +51,8 @@ commands:
   verify   check the artifact: exists, executable, size, no-python, imports, glibc
   health   start it, time it to a healthy /api/health, stop it, look for leftovers
   hold     listen on --port until killed (reproduces a port conflict)
+  pack-check  check an extracted electron-builder output: backend at resources/backend,
+              executable, outside app.asar; optionally latest*.yml and package.json
 
 Run 'pybundle-probe <command> -h' for the flags of a command.
 Exit status: 0 pass, 1 a check failed, 2 usage error.
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runHealth(ctx, args[1:], stdout, stderr)
 	case "hold":
 		return runHold(ctx, args[1:], stderr)
+	case "pack-check":
+		return runPackCheck(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitPass
