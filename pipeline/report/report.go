@@ -151,6 +151,7 @@ func Merge(a, b Report) (Report, error) {
 		seen[e.key()] = e
 		out.Add(e)
 	}
+	out.Packages = slices.Concat(a.Packages, b.Packages)
 	return out, nil
 }
 

@@ -181,3 +181,32 @@ func collapse(lines []string) []string {
 	}
 	return out
 }
+
+// The package stage's results survive a JSON round trip and a merge (a runner's report merged
+// into the Linux one keeps both sides' package checks).
+func TestPackagesRoundTripAndMerge(t *testing.T) {
+	a := Report{Tool: "pybundle", Packages: []Package{{Target: "linux/amd64", Name: "x.deb", Kind: "deb", Checks: []Check{{Name: "mode", OK: true}}}}}
+	b := Report{Tool: "pybundle", Packages: []Package{{Target: "windows/amd64", Name: "x.exe", Kind: "nsis"}}}
+	m, err := Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := m.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Packages) != 2 || back.Packages[0].Name != "x.deb" || back.Packages[1].Kind != "nsis" {
+		t.Fatalf("packages lost: %+v", back.Packages)
+	}
+	if !back.OK() {
+		t.Fatal("all package checks passed")
+	}
+	back.Packages[0].Checks[0].OK = false
+	if back.OK() {
+		t.Fatal("a failed package check must fail the report")
+	}
+}
