@@ -54,6 +54,10 @@ type Pybundle struct {
 	Installer string
 	// +private
 	Wheelhouse *dagger.Directory
+	// +private
+	CacheBuster string
+	// +private
+	BuilderCacheBuster string
 }
 
 // New configures pybundle's base images.
@@ -83,6 +87,13 @@ func New(
 	// for air-gapped builds.
 	// +optional
 	wheelhouse *dagger.Directory,
+	// Any new value rebuilds the bundle (PyInstaller, verify, health) instead of reusing a cached
+	// result: for benchmarks, or to prove a build still works from scratch.
+	// +optional
+	cacheBuster string,
+	// Any new value also rebuilds the builder image (apt or pip installs).
+	// +optional
+	builderCacheBuster string,
 ) (*Pybundle, error) {
 	if _, err := images.ParseExtra(packages); err != nil {
 		return nil, err
@@ -91,7 +102,8 @@ func New(
 		return nil, fmt.Errorf("unknown installer %q: want debian or pip", installer)
 	}
 	return &Pybundle{BaseImage: baseImage, GoImage: goImage, ExtraPackages: packages,
-		Installer: installer, PythonImage: pythonImage, Wheelhouse: wheelhouse}, nil
+		Installer: installer, PythonImage: pythonImage, Wheelhouse: wheelhouse,
+		CacheBuster: cacheBuster, BuilderCacheBuster: builderCacheBuster}, nil
 }
 
 // Runtime returns the clean container artifacts are verified in: the base image, no Python.
@@ -134,6 +146,7 @@ func (m *Pybundle) Builder(
 	}
 	pkgs := append(append([]images.Package{}, images.BuilderPackages...), extra...)
 	return m.Runtime(platform).
+		WithEnvVariable("PYBUNDLE_BUILDER_CACHE_BUSTER", m.BuilderCacheBuster).
 		WithMountedCache("/var/cache/apt/archives", dag.CacheVolume("pybundle-apt-"+t.Slug()), dagger.ContainerWithMountedCacheOpts{Sharing: dagger.CacheSharingModeLocked}).
 		WithExec([]string{"sh", "-c", images.AptInstallScript(pkgs)}).
 		WithoutMount("/var/cache/apt/archives").
@@ -158,6 +171,7 @@ func (m *Pybundle) pipBuilder(ctx context.Context, t target.Target, requirements
 		return nil, &diagnose.Error{Stage: "builder", Target: t.String(), File: "requirements.txt", Reason: err.Error()}
 	}
 	ctr := dag.Container(dagger.ContainerOpts{Platform: dagger.Platform(t.String())}).From(m.PythonImage).
+		WithEnvVariable("PYBUNDLE_BUILDER_CACHE_BUSTER", m.BuilderCacheBuster).
 		WithFile("/tmp/pybundle/requirements.txt", requirements)
 	wheels := ""
 	if m.Wheelhouse != nil {
@@ -337,6 +351,55 @@ func (m *Pybundle) Health(
 	res, err := m.health(ctx, t, dist, name, budget, port, runs, occupyPort)
 	if err != nil {
 		return "", err
+	}
+	b, _ := json.MarshalIndent(res, "", "  ")
+	return string(b) + "\n", nil
+}
+
+// HealthFromSource starts the backend from source with the builder's own Python and times it
+// like health does: the baseline a bundle's start-up is compared against (benchmarks).
+func (m *Pybundle) HealthFromSource(
+	ctx context.Context,
+	// Backend source folder.
+	source *dagger.Directory,
+	// Entry script, relative to the source folder.
+	// +optional
+	// +default="main.py"
+	entry string,
+	// Start-ups to measure.
+	// +optional
+	// +default=10
+	runs int,
+	// Longest acceptable time to the first healthy answer (Go duration).
+	// +optional
+	// +default="10s"
+	budget string,
+) (string, error) {
+	t := target.Target{OS: "linux", Arch: hostPlatform(ctx).Arch}
+	var req *dagger.File
+	if m.Installer == "pip" {
+		req = source.File("requirements.txt")
+	}
+	builder, err := m.Builder(ctx, dagger.Platform(t.String()), req)
+	if err != nil {
+		return "", err
+	}
+	python := "/usr/bin/python3"
+	if m.Installer == "pip" {
+		python = images.VenvDir + "/bin/python"
+	}
+	ctr := builder.
+		WithFile(probePath, m.probe(t), dagger.ContainerWithFileOpts{Permissions: 0o755}).
+		WithDirectory(srcDir, source).
+		WithEnvVariable("PYBUNDLE_HEALTH_RUN", strconv.FormatInt(time.Now().UnixNano(), 10))
+	args := []string{probePath, "health", "--json", "--artifact", python, "--arg", entry, "--budget", budget,
+		"--runs", strconv.Itoa(runs), "--env", "APP_DB_PATH=/tmp/pybundle-health.sqlite3"}
+	var res health.Result
+	if err := runProbe(ctx, ctr, args, &res); err != nil {
+		return "", &diagnose.Error{Stage: "health", Target: t.String(), File: entry, Reason: err.Error()}
+	}
+	if !res.OK {
+		return "", &diagnose.Error{Stage: "health", Target: t.String(), File: entry, Reason: res.Reason, Tail: res.LogTail}
 	}
 	b, _ := json.MarshalIndent(res, "", "  ")
 	return string(b) + "\n", nil
@@ -564,6 +627,7 @@ func (m *Pybundle) compile(ctx context.Context, source *dagger.Directory, platfo
 		return nil, err
 	}
 	built := builder.
+		WithEnvVariable("PYBUNDLE_CACHE_BUSTER", m.CacheBuster).
 		WithDirectory(srcDir, source, dagger.ContainerWithDirectoryOpts{Exclude: []string{"build/", "dist/", "__pycache__/", "*.pyc", ".venv/", "venv/"}}).
 		WithNewFile(path.Join(srcDir, o.SpecFileName()), string(text)).
 		WithNewFile(path.Join(srcDir, spec.RuntimeHookFile), string(spec.RuntimeHook())).

@@ -1,0 +1,209 @@
+// Command bench measures pybundle side by side in ONE run on one machine and prints each figure
+// with its ratio and goal, as markdown (docs/BENCHMARKS.md holds recorded results):
+//
+//	go run ./ci/bench [-runs 10] [-arm64] [-source testdata/backend]
+//
+// It drives the real module through `dagger call`, like a user: start-up (bundled onedir and
+// onefile vs the same backend from source with the builder's Python), build time (cold, warm,
+// one-file change, each against a bare PyInstaller run of the same spec in the same container),
+// linux/amd64+arm64 together vs alone (-arm64: ~45 min under QEMU), and sizes (slim vs
+// PyInstaller's defaults). Speed is measured here, never asserted by a timed test.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/pybundle/pybundle/pipeline/health"
+	"github.com/pybundle/pybundle/pipeline/spec"
+)
+
+var (
+	runs   = flag.Int("runs", 10, "start-ups per variant")
+	arm64  = flag.Bool("arm64", false, "also measure linux/amd64+linux/arm64 together vs alone (slow: QEMU)")
+	source = flag.String("source", "testdata/backend", "backend to measure")
+	tmp    string
+)
+
+func main() {
+	flag.Parse()
+	var err error
+	tmp, err = os.MkdirTemp("", "pybundle-bench-")
+	check(err)
+	defer os.RemoveAll(tmp)
+	token := fmt.Sprint(time.Now().UnixNano()) // busts every cache this run relies on being cold
+
+	fmt.Printf("# pybundle benchmark\n\n%s\n\n", machine())
+
+	// 1. Start-up.
+	onedir := filepath.Join(tmp, "onedir")
+	onefile := filepath.Join(tmp, "onefile")
+	dagger("compile", "--source", *source, "export", "--path", onedir)
+	dagger("compile", "--source", *source, "--mode", "onefile", "export", "--path", onefile)
+	var hd, hf, hs health.Result
+	decode(dagger("health", "--dist", onedir, "--runs", fmt.Sprint(*runs), "--budget", "10s"), &hd)
+	decode(dagger("health", "--dist", onefile, "--runs", fmt.Sprint(*runs), "--budget", "10s"), &hf)
+	decode(dagger("health-from-source", "--source", *source, "--runs", fmt.Sprint(*runs)), &hs)
+	fmt.Printf("## 1. Start to first 200 on /api/health (%d runs each)\n\n", *runs)
+	fmt.Println("| variant | min | median | max | median vs from source |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, r := range []struct {
+		name string
+		h    health.Result
+	}{{"from source (builder's Python)", hs}, {"bundled onedir", hd}, {"bundled onefile", hf}} {
+		fmt.Printf("| %s | %.0f ms | %.0f ms | %.0f ms | %.2f× |\n", r.name, r.h.MinMS, r.h.MedianMS, r.h.MaxMS, r.h.MedianMS/hs.MedianMS)
+	}
+	goal("onedir median ≤ 1.0× from source", hd.MedianMS/hs.MedianMS <= 1.0)
+
+	// 2. Build time.
+	changed := filepath.Join(tmp, "changed")
+	check(exec.Command("cp", "-a", *source, changed).Run())
+	f, err := os.OpenFile(filepath.Join(changed, "services", "users.py"), os.O_APPEND|os.O_WRONLY, 0)
+	check(err)
+	fmt.Fprintf(f, "\n# benchmark edit %s\n", token)
+	f.Close()
+	bust := []string{"--cache-buster", token, "--builder-cache-buster", token}
+	cold := timed(append(bust, "compile", "--source", *source, "export", "--path", filepath.Join(tmp, "cold"))...)
+	warm := timed(append(bust, "compile", "--source", *source, "export", "--path", filepath.Join(tmp, "warm"))...)
+	oneFile := timed(append(bust, "compile", "--source", changed, "export", "--path", filepath.Join(tmp, "changed-out"))...)
+	// Bare PyInstaller: the same spec and runtime hook, in the same (cached) builder, no pybundle
+	// stages around it.
+	specFile := filepath.Join(tmp, "peft_engine.spec")
+	dagger("spec", "--source", changed, "export", "--path", specFile)
+	hook := filepath.Join(tmp, spec.RuntimeHookFile)
+	check(os.WriteFile(hook, spec.RuntimeHook(), 0o644))
+	bare := timed(append(bust, "builder",
+		"with-directory", "--path", "/src", "--source", changed,
+		"with-file", "--path", "/src/peft_engine.spec", "--source", specFile,
+		"with-file", "--path", "/src/"+spec.RuntimeHookFile, "--source", hook,
+		"with-env-variable", "--name", "BARE_RUN", "--value", token,
+		"with-exec", "--args", "pyinstaller,--noconfirm,--clean,--log-level,WARN,--distpath,/out/dist,--workpath,/tmp/pyi-build,peft_engine.spec",
+		"directory", "--path", "/out/dist", "export", "--path", filepath.Join(tmp, "bare"))...)
+	fmt.Printf("\n## 2. Build time (linux/amd64, onedir)\n\n")
+	fmt.Println("| build | time | ratio |")
+	fmt.Println("|---|---|---|")
+	fmt.Printf("| cold (builder image + PyInstaller, nothing cached) | %s | 1.00× cold |\n", secs(cold))
+	fmt.Printf("| warm, no change | %s | %.3f× cold |\n", secs(warm), warm.Seconds()/cold.Seconds())
+	fmt.Printf("| one source file changed | %s | %.2f× bare PyInstaller |\n", secs(oneFile), oneFile.Seconds()/bare.Seconds())
+	fmt.Printf("| bare PyInstaller, same spec, same container | %s | 1.00× |\n", secs(bare))
+	goal("warm no-change ≤ 5 % of cold", warm.Seconds() <= 0.05*cold.Seconds())
+	goal("one-file change ≤ 1.2× bare PyInstaller", oneFile.Seconds() <= 1.2*bare.Seconds())
+
+	// 3. Both Linux targets together vs alone.
+	if *arm64 {
+		t3 := token + "-a"
+		together := timed("--cache-buster", t3+"both", "build", "--source", *source, "--platforms", "linux/amd64,linux/arm64", "export", "--path", filepath.Join(tmp, "both"))
+		amd := timed("--cache-buster", t3+"amd", "build", "--source", *source, "--platforms", "linux/amd64", "export", "--path", filepath.Join(tmp, "amd"))
+		arm := timed("--cache-buster", t3+"arm", "build", "--source", *source, "--platforms", "linux/arm64", "export", "--path", filepath.Join(tmp, "arm"))
+		slower := max(amd, arm)
+		fmt.Printf("\n## 3. linux/amd64 + linux/arm64 (arm64 under QEMU; builder images cached)\n\n")
+		fmt.Println("| build | time | ratio |")
+		fmt.Println("|---|---|---|")
+		fmt.Printf("| linux/amd64 alone | %s | |\n| linux/arm64 alone | %s | |\n| both together | %s | %.2f× the slower alone |\n",
+			secs(amd), secs(arm), secs(together), together.Seconds()/slower.Seconds())
+		goal("together ≤ 1.1× the slower alone", together.Seconds() <= 1.1*slower.Seconds())
+	} else {
+		fmt.Printf("\n## 3. linux/amd64 + linux/arm64\n\nnot measured in this run (pass -arm64)\n")
+	}
+
+	// 4. Size.
+	fatDir := filepath.Join(tmp, "fat-onedir")
+	fatFile := filepath.Join(tmp, "fat-onefile")
+	dagger("compile", "--source", *source, "--no-slim", "export", "--path", fatDir)
+	dagger("compile", "--source", *source, "--no-slim", "--mode", "onefile", "export", "--path", fatFile)
+	fmt.Printf("\n## 4. Size\n\n| bundle | slim (pybundle default) | PyInstaller defaults | slim / defaults |\n|---|---|---|---|\n")
+	for _, r := range [][3]string{{"onedir", onedir, fatDir}, {"onefile", onefile, fatFile}} {
+		s, d := treeSize(r[1]), treeSize(r[2])
+		fmt.Printf("| %s | %.1f MiB | %.1f MiB | %.3f× |\n", r[0], mib(s), mib(d), float64(s)/float64(d))
+	}
+}
+
+func goal(what string, met bool) {
+	mark := "**met**"
+	if !met {
+		mark = "**missed**"
+	}
+	fmt.Printf("\nGoal: %s — %s\n", what, mark)
+}
+
+// dagger runs `dagger call …` in the repo root and returns stdout; any failure ends the run.
+func dagger(args ...string) string {
+	cmd := exec.Command("dagger", append([]string{"call"}, args...)...)
+	var out strings.Builder
+	cmd.Stdout = &out
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: dagger call %s: %v\n", strings.Join(args, " "), err)
+		os.Exit(1)
+	}
+	return out.String()
+}
+
+func timed(args ...string) time.Duration {
+	start := time.Now()
+	dagger(args...)
+	return time.Since(start)
+}
+
+func decode(s string, v any) {
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: not JSON: %v\n%s\n", err, s)
+		os.Exit(1)
+	}
+}
+
+func treeSize(root string) int64 {
+	var n int64
+	check(filepath.WalkDir(root, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+		return err
+	}))
+	return n
+}
+
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				model = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	load, _ := os.ReadFile("/proc/loadavg")
+	return fmt.Sprintf("Date: %s. Machine: %s, %d cores (%s/%s), load at start %s. Engine: %s.",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), model, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH,
+		strings.Join(strings.Fields(string(load))[:3], " "), engine())
+}
+
+func engine() string {
+	if h := os.Getenv("_EXPERIMENTAL_DAGGER_RUNNER_HOST"); h != "" {
+		return "pybundle's own Dagger v0.19.10 engine (" + h + ")"
+	}
+	return "default Dagger engine"
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
+func mib(n int64) float64         { return float64(n) / (1 << 20) }
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
