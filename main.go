@@ -317,6 +317,8 @@ func (m *Pybundle) Verify(
 // Health starts the bundle in a fresh container without Python, polls /api/health every 20 ms,
 // and reports the milliseconds to the first 200; then SIGTERM, and no process or _MEI dir may
 // be left. Fails over the budget. Never cached: every call measures anew.
+//
+// +cache="never"
 func (m *Pybundle) Health(
 	ctx context.Context,
 	// PyInstaller's dist folder, as returned by compile.
@@ -357,7 +359,10 @@ func (m *Pybundle) Health(
 }
 
 // HealthFromSource starts the backend from source with the builder's own Python and times it
-// like health does: the baseline a bundle's start-up is compared against (benchmarks).
+// like health does: the baseline a bundle's start-up is compared against (benchmarks). Never
+// cached.
+//
+// +cache="never"
 func (m *Pybundle) HealthFromSource(
 	ctx context.Context,
 	// Backend source folder.
