@@ -67,6 +67,9 @@ var ElectronBuilderPackages = []Package{
 	{Name: "ca-certificates"},
 }
 
+// SignerPackages make the Authenticode signing container.
+var SignerPackages = []Package{{Name: "osslsigncode"}, {Name: "ca-certificates"}}
+
 // ElectronBuilderVersion is the electron-builder images/electron-builder/package-lock.json pins.
 const ElectronBuilderVersion = "26.17.0"
 
