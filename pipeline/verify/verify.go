@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -153,11 +154,16 @@ func Run(ctx context.Context, o Options) (r Result, err error) {
 		add(CheckExists, true, "onefile: %s", o.Artifact)
 	}
 
-	if fi.Mode().Perm()&0o111 == 0 {
+	switch {
+	// Windows has no execute bit (Go reports none there): an .exe is what makes a file runnable.
+	case runtime.GOOS == "windows" && strings.EqualFold(filepath.Ext(o.Artifact), ".exe"):
+		add(CheckExecutable, true, "Windows executable (.exe)")
+	case fi.Mode().Perm()&0o111 == 0:
 		add(CheckExecutable, false, "%s: mode %s has no execute bit (lost when copied or exported?)", o.Artifact, fi.Mode().Perm())
 		return r, nil
+	default:
+		add(CheckExecutable, true, "mode %s", fi.Mode().Perm())
 	}
-	add(CheckExecutable, true, "mode %s", fi.Mode().Perm())
 
 	r.SizeBytes, r.SHA256, r.BundleSHA256, err = digest(o.Artifact, o.Bundle, onedir)
 	switch {

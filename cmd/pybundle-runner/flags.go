@@ -1,0 +1,255 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pybundle/pybundle/pipeline/health"
+	"github.com/pybundle/pybundle/pipeline/spec"
+	"github.com/pybundle/pybundle/pipeline/target"
+)
+
+// DefaultPythonVersion is the Python minor the runner requires by default: the one the
+// module's builder has (Python 3.13 from Debian trixie / python:3.13-slim).
+const DefaultPythonVersion = "3.13"
+
+// envConfig is what step 1 (env) needs; build embeds it.
+type envConfig struct {
+	Target  target.Target
+	Python  string // --python: a path, or a command with arguments ("py -3.13")
+	Pin     pin    // --python-version
+	Venv    string // absolute
+	VenvSet bool   // --venv given: the user's venv, never recreated
+}
+
+// buildConfig is a parsed `build` command line; every path is absolute.
+type buildConfig struct {
+	envConfig
+	Source, Out   string
+	Mode          spec.Mode
+	Name, Entry   string
+	Requirements  string
+	Wheelhouse    string
+	Budget        time.Duration
+	SkipHealth    bool
+	HiddenImports []string
+	NoSlim        bool
+}
+
+// newFlagSet returns a flag set whose errors and usage go to w, and that never exits.
+func newFlagSet(name string, w io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("pybundle-runner "+name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	return fs
+}
+
+// parseFlags runs fs.Parse and turns its outcomes into errHelp / usage errors; positional
+// arguments are refused unless allowArgs.
+func parseFlags(fs *flag.FlagSet, args []string, allowArgs bool) error {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return errHelp
+	case err != nil:
+		return &errUsage{err.Error()} // the flag package has printed the usage
+	case !allowArgs && fs.NArg() > 0:
+		return usageErr("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+// envFlags registers the flags env and build share.
+type envFlags struct {
+	platform, python, pythonVersion, venv string
+}
+
+func (e *envFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&e.platform, "platform", "auto", "target os/arch; auto = this machine. Only this machine's OS can be built (PyInstaller is no cross-compiler)")
+	fs.StringVar(&e.python, "python", "", "Python to build with (a path, or a command such as \"py -3.13\"); default: python3.13/python3/python on PATH, or py on Windows")
+	fs.StringVar(&e.pythonVersion, "python-version", DefaultPythonVersion, "required Python version, X.Y (any patch) or X.Y.Z (exact); at least 3.10")
+	fs.StringVar(&e.venv, "venv", "", "virtual environment to install into (default <out>/.venv)")
+}
+
+// resolve checks the shared flags; out is the output folder (for the default venv).
+func (e *envFlags) resolve(hostOS, hostArch, out string) (envConfig, error) {
+	var c envConfig
+	t, err := resolvePlatform(e.platform, hostOS, hostArch)
+	if err != nil {
+		return c, err
+	}
+	c.Target = t
+	if c.Pin, err = parsePin(e.pythonVersion); err != nil {
+		return c, usageErr("--python-version: %v", err)
+	}
+	c.Python = strings.TrimSpace(e.python)
+	if e.venv != "" {
+		c.VenvSet = true
+		if c.Venv, err = filepath.Abs(e.venv); err != nil {
+			return c, usageErr("--venv: %v", err)
+		}
+	} else if out != "" {
+		c.Venv = filepath.Join(out, ".venv")
+	}
+	return c, nil
+}
+
+// resolvePlatform turns --platform into a target this machine can build: "auto" is the host;
+// anything else must have the host's OS (another arch is allowed: e.g. darwin/amd64 on Apple
+// silicon with an x86_64 Python under Rosetta; env checks the Python's arch matches).
+func resolvePlatform(p, hostOS, hostArch string) (target.Target, error) {
+	host := hostOS + "/" + hostArch
+	if p == "" || strings.EqualFold(p, "auto") {
+		t, err := target.Parse(host)
+		if err != nil {
+			return target.Target{}, usageErr("--platform auto: this machine is %s, which pybundle cannot build for: %v", host, err)
+		}
+		return t, nil
+	}
+	t, err := target.Parse(p)
+	if err != nil {
+		return target.Target{}, usageErr("--platform: %v", err)
+	}
+	if t.OS != hostOS {
+		return target.Target{}, usageErr("--platform %s: PyInstaller is not a cross-compiler; this runner is %s and builds %s targets only (build %s on a %s runner)",
+			t, host, hostOS, t, t.OS)
+	}
+	return t, nil
+}
+
+// parseBuild parses the build command line.
+func parseBuild(args []string, hostOS, hostArch string, stderr io.Writer) (buildConfig, error) {
+	var c buildConfig
+	fs := newFlagSet("build", stderr)
+	var ef envFlags
+	var source, out, mode, requirements, wheelhouse, hidden string
+	ef.register(fs)
+	fs.StringVar(&source, "source", "", "backend source folder, holding the entry point (required; never written to)")
+	fs.StringVar(&out, "out", "", "output folder: .venv, work/, dist/<os>-<arch>/, report.json, summary.txt (required)")
+	fs.StringVar(&mode, "mode", string(spec.OneDir), "bundle layout: onedir (fastest start) or onefile")
+	fs.StringVar(&c.Name, "name", target.DefaultName, "executable name (\".exe\" is added on Windows)")
+	fs.StringVar(&c.Entry, "entry", "main.py", "entry script, relative to the source folder")
+	fs.StringVar(&requirements, "requirements", "", "the backend's requirements file (default <source>/requirements.txt); --hash lines switch pip to --require-hashes")
+	fs.StringVar(&wheelhouse, "wheelhouse", "", "install only from this folder of wheels (pip --no-index --find-links)")
+	fs.DurationVar(&c.Budget, "budget", health.DefaultBudget, "start-up budget: longest acceptable time to the first healthy /api/health")
+	fs.BoolVar(&c.SkipHealth, "skip-health", false, "do not start the backend (the report records health as skipped)")
+	fs.StringVar(&hidden, "hidden-imports", "", "extra hidden imports, comma-separated, beyond those the scanner finds")
+	fs.BoolVar(&c.NoSlim, "no-slim", false, "keep setuptools/pkg_resources in the bundle (PyInstaller's default; slower start)")
+	if err := parseFlags(fs, args, false); err != nil {
+		return c, err
+	}
+	if source == "" || out == "" {
+		return c, usageErr("build: --source and --out are required")
+	}
+	var err error
+	if c.Source, err = absDir("--source", source); err != nil {
+		return c, err
+	}
+	if c.Out, err = filepath.Abs(out); err != nil {
+		return c, usageErr("--out: %v", err)
+	}
+	if same(c.Source, c.Out) || within(c.Source, c.Out) {
+		return c, usageErr("--out %s: must not be the source folder or contain it (the runner replaces <out>/work)", out)
+	}
+	if c.envConfig, err = ef.resolve(hostOS, hostArch, c.Out); err != nil {
+		return c, err
+	}
+	if c.VenvSet && (same(c.Source, c.Venv) || within(c.Source, c.Venv)) {
+		return c, usageErr("--venv %s: must not be the source folder or contain it", c.Venv)
+	}
+	if c.Mode, err = spec.ParseMode(mode); err != nil {
+		return c, usageErr("--mode: %v", err)
+	}
+	if c.Budget <= 0 {
+		return c, usageErr("--budget must be positive, e.g. 5s")
+	}
+	if c.Entry == "" {
+		return c, usageErr("--entry must not be empty")
+	}
+	c.Entry = filepath.ToSlash(c.Entry)
+	if requirements == "" {
+		c.Requirements = filepath.Join(c.Source, "requirements.txt")
+	} else if c.Requirements, err = filepath.Abs(requirements); err != nil {
+		return c, usageErr("--requirements: %v", err)
+	}
+	if wheelhouse != "" {
+		if c.Wheelhouse, err = absDir("--wheelhouse", wheelhouse); err != nil {
+			return c, err
+		}
+	}
+	c.HiddenImports = splitList(hidden)
+	return c, nil
+}
+
+// parseEnv parses the env command line: the shared flags plus --out for the default venv.
+func parseEnv(args []string, hostOS, hostArch string, stderr io.Writer) (envConfig, error) {
+	fs := newFlagSet("env", stderr)
+	var ef envFlags
+	var out string
+	ef.register(fs)
+	fs.StringVar(&out, "out", "", "the build's output folder, to report the PyInstaller of <out>/.venv")
+	if err := parseFlags(fs, args, false); err != nil {
+		return envConfig{}, err
+	}
+	if out != "" {
+		abs, err := filepath.Abs(out)
+		if err != nil {
+			return envConfig{}, usageErr("--out: %v", err)
+		}
+		out = abs
+	}
+	return ef.resolve(hostOS, hostArch, out)
+}
+
+// absDir makes p absolute and requires an existing directory.
+func absDir(flagName, p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", usageErr("%s: %v", flagName, err)
+	}
+	fi, err := os.Stat(abs)
+	switch {
+	case err != nil:
+		return "", usageErr("%s %s: %v", flagName, p, cause(err))
+	case !fi.IsDir():
+		return "", usageErr("%s %s: not a directory", flagName, p)
+	}
+	return abs, nil
+}
+
+// within reports whether p lies strictly inside dir (both absolute, cleaned).
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+func same(a, b string) bool { return filepath.Clean(a) == filepath.Clean(b) }
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// cause strips the *PathError wrapper whose path the caller already prints.
+func cause(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// String renders a config for the log.
+func (c buildConfig) String() string {
+	return fmt.Sprintf("%s %s %s from %s (entry %s) into %s", c.Target, c.Mode, c.Name, c.Source, c.Entry, c.Out)
+}

@@ -1,0 +1,125 @@
+// Command pybundle-runner runs pybundle's build natively, on the macOS, Windows (or Linux)
+// machine the backend is for: PyInstaller is not a cross-compiler and Dagger runs Linux
+// containers only, so darwin/* and windows/* executables must come out of a native runner.
+// It runs the module's stages from the same pipeline/ packages and writes the same report
+// entry, so `merge-reports` can fold its report.json into the Linux one.
+//
+//	pybundle-runner build --source DIR --out DIR [--platform auto] [--mode onedir|onefile] ...
+//	pybundle-runner env [--python PATH] [--python-version 3.13]   (step 1 only: fail fast in CI)
+//	pybundle-runner merge-reports [--summary FILE] a.json b.json ... > report.json
+//	pybundle-runner version
+//
+// Exit status: 0 pass, 1 a stage or check failed, 2 usage error.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	"github.com/pybundle/pybundle/images"
+)
+
+// toolVersion must equal the module's version (main.go's `version`): report.Merge refuses to
+// merge reports of different pybundle versions. A test reads main.go to keep them equal.
+const toolVersion = "0.1.0"
+
+const (
+	exitPass  = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// Fixed build inputs, as in the module's builder: two builds of the same source on the same
+// runner image give the same bytes.
+const (
+	sourceDateEpoch = "315532800"
+	pythonHashSeed  = "0"
+)
+
+const usage = `usage: pybundle-runner <command> [flags]
+
+commands:
+  build          env → venv → spec → compile → verify → health → report, natively
+  env            find the pinned Python (and the venv's PyInstaller), print what was found
+  merge-reports  merge report.json files (e.g. each runner's and the Linux one) to stdout
+  version        print the runner's version and pins
+
+Run 'pybundle-runner <command> -h' for the flags of a command.
+Exit status: 0 pass, 1 a stage or check failed, 2 usage error.
+`
+
+func main() {
+	// Cancelled on Ctrl-C / SIGTERM (a cancelled CI job): pip, PyInstaller and a backend
+	// under test are killed with it instead of being orphaned.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := newApp(os.Stdout, os.Stderr).run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// app holds what differs between a real run and a test: the streams and the host.
+type app struct {
+	stdout, stderr   io.Writer
+	hostOS, hostArch string
+	hostname         func() (string, error)
+}
+
+func newApp(stdout, stderr io.Writer) *app {
+	return &app{stdout: stdout, stderr: stderr, hostOS: runtime.GOOS, hostArch: runtime.GOARCH, hostname: os.Hostname}
+}
+
+func (a *app) run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(a.stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "build":
+		return a.exit(a.runBuild(ctx, args[1:]))
+	case "env":
+		return a.exit(a.runEnv(ctx, args[1:]))
+	case "merge-reports":
+		return a.exit(a.runMerge(args[1:]))
+	case "version", "--version", "-version":
+		fmt.Fprintf(a.stdout, "pybundle-runner %s (PyInstaller %s; %s %s/%s)\n",
+			toolVersion, images.PyInstallerVersion, runtime.Version(), a.hostOS, a.hostArch)
+		return exitPass
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(a.stdout, usage)
+		return exitPass
+	}
+	fmt.Fprintf(a.stderr, "pybundle-runner: unknown command %q\n%s", args[0], usage)
+	return exitUsage
+}
+
+// errUsage marks errors that are the caller's invocation, not the build: exit 2.
+type errUsage struct{ msg string }
+
+func (e *errUsage) Error() string { return e.msg }
+
+func usageErr(format string, args ...any) error { return &errUsage{fmt.Sprintf(format, args...)} }
+
+// errHelp is returned when -h was asked for: usage printed, exit 0.
+var errHelp = errors.New("help requested")
+
+// exit prints err and maps it to the exit status.
+func (a *app) exit(err error) int {
+	var u *errUsage
+	switch {
+	case err == nil:
+		return exitPass
+	case errors.Is(err, errHelp):
+		return exitPass
+	case errors.As(err, &u):
+		fmt.Fprintf(a.stderr, "pybundle-runner: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(a.stderr, "pybundle-runner: %v\n", err)
+	return exitFail
+}

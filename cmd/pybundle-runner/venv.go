@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pybundle/pybundle/images"
+)
+
+// venv is a virtual environment's layout on one OS: Windows puts its programs in Scripts\
+// with .exe names, everything else in bin/.
+type venv struct {
+	Dir  string
+	GOOS string
+}
+
+func (v venv) bin() string {
+	if v.GOOS == "windows" {
+		return filepath.Join(v.Dir, "Scripts")
+	}
+	return filepath.Join(v.Dir, "bin")
+}
+
+func (v venv) exe(name string) string {
+	if v.GOOS == "windows" {
+		name += ".exe"
+	}
+	return filepath.Join(v.bin(), name)
+}
+
+// Python is the venv's interpreter.
+func (v venv) Python() string { return v.exe("python") }
+
+// PyInstaller is the venv's pyinstaller entry point.
+func (v venv) PyInstaller() string { return v.exe("pyinstaller") }
+
+// exists reports whether Dir holds a venv (pyvenv.cfg and an interpreter).
+func (v venv) exists() bool {
+	if _, err := os.Stat(filepath.Join(v.Dir, "pyvenv.cfg")); err != nil {
+		return false
+	}
+	_, err := os.Stat(v.Python())
+	return err == nil
+}
+
+// createArgs is the command that makes the venv with the found Python. It is an isolated
+// venv (no --system-site-packages, unlike the module's pip builder, which needs it for the
+// offline stand-in image): on a runner, whatever the system Python carries must not leak into
+// the bundle unpinned. clear recreates a venv made by another Python.
+func createArgs(py pythonInfo, dir string, clear bool) []string {
+	args := append(py.invocation(), "-m", "venv")
+	if clear {
+		args = append(args, "--clear")
+	}
+	return append(args, dir)
+}
+
+// pipInstallArgs is images.PipInstallScript's pip command as an argument list (no shell on
+// Windows): the requirements plus extra (pyinstaller==6.22.2 unless the file pins it), in
+// --require-hashes mode when the file carries hashes, only from wheelhouse when set. pip's own
+// cache is kept: on a runner it is per-machine and hash checking does not depend on it.
+func pipInstallArgs(v venv, requirements string, extra []string, hashed bool, wheelhouse string) []string {
+	args := []string{v.Python(), "-m", "pip", "install", "--disable-pip-version-check"}
+	if hashed {
+		args = append(args, "--require-hashes")
+	}
+	if wheelhouse != "" {
+		args = append(args, "--no-index", "--find-links", wheelhouse)
+	}
+	args = append(args, "-r", requirements)
+	return append(args, extra...)
+}
+
+// pipPlan reads the requirements file and applies images.PipPlan, the module's rule for
+// what pip installs.
+func pipPlan(requirements string) (extra []string, hashed bool, err error) {
+	b, err := os.ReadFile(requirements)
+	if err != nil {
+		return nil, false, fmt.Errorf("cannot read it (%v): the runner installs the backend's dependencies from a requirements file; pass --requirements FILE", cause(err))
+	}
+	return images.PipPlan(string(b))
+}
+
+// pyinstallerVersionArgs asks the venv's PyInstaller for its version.
+func pyinstallerVersionArgs(v venv) []string {
+	return []string{v.Python(), "-m", "PyInstaller", "--version"}
+}
+
+// checkPyInstaller compares the venv's PyInstaller with the pin.
+func checkPyInstaller(got string) error {
+	got = strings.TrimSpace(got)
+	if got != images.PyInstallerVersion {
+		return fmt.Errorf("the venv has PyInstaller %q, pybundle builds with %s (%s)", got, images.PyInstallerVersion, images.PipRequirement)
+	}
+	return nil
+}
+
+// parseFreeze turns `pip freeze --all` output into the report's packages, named like the
+// module's pip builder does ("pip:fastapi" → "0.115.11"). Editable and URL lines are skipped.
+func parseFreeze(out string) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if name, v, ok := strings.Cut(strings.TrimSpace(line), "=="); ok && name != "" && v != "" {
+			m["pip:"+strings.ToLower(name)] = v
+		}
+	}
+	return m
+}
