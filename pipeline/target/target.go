@@ -253,8 +253,10 @@ func (t Target) ArtifactPath(base string, onedir bool) string {
 // path.posix.join semantics for linux/darwin, backslashes for windows — so
 // the pipeline can print or test exactly the string the app will compute.
 //
-// For onedir builds extraResources copies the whole folder to backend/, so
-// the executable still sits at backend/<executable>.
+// That is the onefile layout. An onedir bundle is a folder, copied to
+// backend/<name>/, so its executable sits one level deeper at
+// backend/<name>/<executable>; the app's getBackendPath() and pipeline/pack
+// accept both, onefile first.
 func (t Target) PackagedBackendPath(resourcesPath, base string) string {
 	exe := t.ExecutableName(base)
 	if t.OS == "windows" {
