@@ -325,12 +325,12 @@ func displayPath(p, dir string) string {
 func (a *app) command(ctx context.Context, dir string, env []string, argv ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir, cmd.Env = dir, env
-	buf := &tailBuffer{max: 1 << 20}
+	buf := &diagnose.TailBuffer{Max: 1 << 20}
 	w := io.MultiWriter(buf, a.stderr)
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.WaitDelay = 5 * time.Second
 	err := cmd.Run()
-	return string(buf.buf), err
+	return string(buf.Bytes()), err
 }
 
 // output runs argv and returns its stdout; the error carries the first line of its stderr.
@@ -362,18 +362,4 @@ func lastLine(s string) string {
 		return ""
 	}
 	return strings.TrimSpace(lines[0])
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	max int
-	buf []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return len(p), nil
 }

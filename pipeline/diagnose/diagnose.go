@@ -111,3 +111,21 @@ func Compile(target, srcRoot, output string) *Error {
 	e.Reason = "PyInstaller failed"
 	return e
 }
+
+// TailBuffer is an io.Writer that keeps only the last Max bytes written to it: a child
+// process's output, bounded, for the error that follows its failure.
+type TailBuffer struct {
+	Max int
+	buf []byte
+}
+
+func (t *TailBuffer) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.Max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+// Bytes is what was kept.
+func (t *TailBuffer) Bytes() []byte { return t.buf }

@@ -1,6 +1,8 @@
 package verify
 
 import (
+	"github.com/pybundle/pybundle/pipeline/diagnose"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -60,7 +62,7 @@ func runImportCheck(ctx context.Context, o Options, dumpDir string) (importResul
 	defer cancel()
 	cmd := exec.CommandContext(runCtx, o.Artifact)
 	cmd.Env = append(os.Environ(), EnvImportCheck+"="+strings.Join(modules, ","), EnvDumpDir+"="+dumpDir)
-	stdout, stderr := &tailBuffer{max: 1 << 20}, &tailBuffer{max: 64 << 10}
+	stdout, stderr := &diagnose.TailBuffer{Max: 1 << 20}, &diagnose.TailBuffer{Max: 64 << 10}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	// Own process group, killed as a whole: a onefile bootloader forks the real
 	// interpreter, which must not outlive a timeout.
@@ -78,7 +80,7 @@ func runImportCheck(ctx context.Context, o Options, dumpDir string) (importResul
 	if ctx.Err() != nil {
 		return importResult{}, fmt.Errorf("verify %s: %s check interrupted: %w", o.Artifact, CheckImports, ctx.Err())
 	}
-	tail := stderr.lastLines(10)
+	tail := lastLines(stderr, 10)
 	var exitErr *exec.ExitError
 	switch {
 	case err != nil && runCtx.Err() != nil:
@@ -222,25 +224,9 @@ func glibcCheck(o Options, onedir bool, dumpDir string, ic importResult) glibcRe
 	return g
 }
 
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	max int
-	buf []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) Bytes() []byte { return t.buf }
-
 // lastLines formats the last n lines for appending to a check detail.
-func (t *tailBuffer) lastLines(n int) string {
-	lines := strings.Split(strings.TrimRight(string(t.buf), "\n"), "\n")
+func lastLines(t *diagnose.TailBuffer, n int) string {
+	lines := strings.Split(strings.TrimRight(string(t.Bytes()), "\n"), "\n")
 	if len(lines) == 1 && lines[0] == "" {
 		return ""
 	}
