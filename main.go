@@ -583,13 +583,14 @@ func (m *Pybundle) plan(ctx context.Context, source *dagger.Directory, platform,
 		return scan.Result{}, spec.Options{}, &diagnose.Error{Stage: "spec", Target: t.String(), File: entry,
 			Reason: "entry point not found in the source folder (pass --entry if it has another name)"}
 	}
-	res, err := scanSource(ctx, source)
-	if err != nil {
-		return scan.Result{}, spec.Options{}, &diagnose.Error{Stage: "scan", Target: t.String(), Reason: err.Error()}
-	}
+	// One local copy serves both the scanner and data-file discovery.
 	local, err := localFS(ctx, source)
 	if err != nil {
 		return scan.Result{}, spec.Options{}, err
+	}
+	res, err := scan.Scan(os.DirFS(local))
+	if err != nil {
+		return scan.Result{}, spec.Options{}, &diagnose.Error{Stage: "scan", Target: t.String(), Reason: err.Error()}
 	}
 	o := spec.Options{
 		Name:          name,
