@@ -7,6 +7,12 @@
 //	go run ./ci/engine env      # eval "$(go run ./ci/engine env)" to use it
 //	go run ./ci/engine down     # stop what up started, undo bridge/NAT/ip_forward
 //
+// and the SSH runner fixture of the dispatch tests (runners.go), after up:
+//
+//	go run ./ci/engine runners-up     # sshd runners in netns pybundle-runner, fresh homes
+//	go run ./ci/engine runners-env    # eval "$(go run ./ci/engine runners-env)": PYBUNDLE_SSH_*
+//	go run ./ci/engine runners-down   # stop them, remove netns/veth/tc/rules
+//
 // Users with a normal Dagger install never need this: `dagger call …` works as usual.
 package main
 
@@ -37,6 +43,7 @@ func main() {
 	timeout := fs.Duration("timeout", 120*time.Second, "how long to wait for the engine to answer")
 	arm64 := fs.Bool("arm64", true, "register QEMU and publish linux/arm64 base images")
 	moduleDir := fs.String("module", defaultModuleDir(), "the pybundle module whose Go dependencies the Go SDK image is warmed with")
+	engineCheck := fs.Bool("engine-check", true, "runners-up: prove a container of the running engine reaches the runners")
 	_ = fs.Parse(os.Args[2:])
 
 	ctx := context.Background()
@@ -52,6 +59,14 @@ func main() {
 		}
 	case "env":
 		fmt.Printf("export _EXPERIMENTAL_DAGGER_RUNNER_HOST=%s\nexport PATH=%s:$PATH\nexport DO_NOT_TRACK=1 DAGGER_NO_NAG=1\n", s.RunnerHost(), s.Bin())
+	case "runners-up":
+		err = runnersUp(ctx, s, *moduleDir, *engineCheck)
+	case "runners-down":
+		if err = runnersDown(s); err == nil {
+			logf("SSH runners down: no sshd, netns %s or veth %s left", runnerNetns, runnerHostIf)
+		}
+	case "runners-env":
+		fmt.Print(runnersEnv(s))
 	default:
 		usage()
 		os.Exit(2)
@@ -63,7 +78,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: go run ./ci/engine up|down|status|env [-cache DIR] [-version vX] [-timeout 120s] [-arm64=false]")
+	fmt.Fprintln(os.Stderr, "usage: go run ./ci/engine up|down|status|env|runners-up|runners-down|runners-env [-cache DIR] [-version vX] [-timeout 120s] [-arm64=false] [-engine-check=false]")
 }
 
 func defaultModuleDir() string {

@@ -41,6 +41,11 @@ var hostTools = map[string]string{
 	"dpkg-deb":            "dpkg",
 	"qemu-aarch64-static": "qemu-user-static",
 	"update-binfmts":      "binfmt-support",
+	"ssh":                 "openssh-client", // runners-up: keys, known_hosts, self-checks
+	"ssh-keygen":          "openssh-client",
+	"scp":                 "openssh-client",
+	"tc":                  "iproute2", // runners-up: the slow port's shaping
+	"iptables":            "iptables", // the dispatch tests reset connections inside the runner netns
 	"go":                  "",
 }
 
