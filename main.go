@@ -443,37 +443,59 @@ func (m *Pybundle) Build(
 	// +optional
 	// +default="5s"
 	budget string,
+	// Native runners over SSH for the targets Dagger cannot build (darwin/*, windows/*):
+	// ssh://user@host[:port][?python=…&python-version=…&venv=…&wheelhouse=…]. Prefix one with a
+	// target or OS to route (windows/amd64=ssh://…); a linux/* prefix builds that Linux target
+	// on the runner instead of in Dagger (e.g. linux/arm64 on a native arm64 host, no QEMU).
+	// +optional
+	runner []string,
+	// Private key of the runners' SSH login. Mounted only while dispatching: never in a layer,
+	// a log or the report.
+	// +optional
+	runnerKey *dagger.Secret,
+	// known_hosts file pinning the runners' host keys (e.g. ssh-keyscan output). Without it any
+	// host key is accepted, and a warning says so.
+	// +optional
+	runnerKnownHosts *dagger.File,
+	// Longest a runner build may take, copies included (Go duration).
+	// +optional
+	// +default="45m"
+	runnerTimeout string,
 ) (*dagger.Directory, error) {
 	targets, err := target.ParseList(platforms)
 	if err != nil {
 		return nil, &diagnose.Error{Stage: "plan", Target: platforms, Reason: err.Error()}
 	}
-	var needRunner []target.Target
-	for _, t := range targets {
-		if t.NeedsRunner() {
-			needRunner = append(needRunner, t)
-		}
+	rs, err := planRunners(targets, runner, runnerKey, runnerKnownHosts, runnerTimeout)
+	if err != nil {
+		return nil, err
 	}
-	if len(needRunner) > 0 {
-		return nil, runnerError(needRunner)
-	}
-	entries := make([]report.Entry, len(targets))
+	reports := make([]report.Report, len(targets))
 	bundles := make([]*dagger.Directory, len(targets))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, t := range targets {
 		g.Go(func() error {
+			if _, remote := rs.routes[t]; remote {
+				rep, dist, err := m.dispatchOne(gctx, source, t, rs, mode, name, entry, hiddenImports, noSlim, budget)
+				reports[i], bundles[i] = rep, dist
+				return err
+			}
 			e, dist, err := m.buildOne(gctx, source, t, mode, name, entry, hiddenImports, noSlim, budget)
-			entries[i], bundles[i] = e, dist
+			reports[i], bundles[i] = report.Report{Tool: "pybundle", Version: version, Entries: []report.Entry{e}}, dist
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	// One report: a runner's entries are merged as it wrote them (report.Merge refuses another
+	// pybundle version or a second entry for a target).
 	rep := report.Report{Tool: "pybundle", Version: version}
 	out := dag.Directory()
 	for i, t := range targets {
-		rep.Add(entries[i])
+		if rep, err = report.Merge(rep, reports[i]); err != nil {
+			return nil, &diagnose.Error{Stage: "report", Target: t.String(), File: "report.json", Reason: err.Error()}
+		}
 		out = out.WithDirectory(t.DistDir()[len("dist/"):], bundles[i])
 	}
 	js, err := rep.JSON()
@@ -655,10 +677,18 @@ func (m *Pybundle) compile(ctx context.Context, source *dagger.Directory, platfo
 // probe cross-compiles pybundle-probe (static) for the target: the checks then run next to the
 // artifact in a container that has nothing else to run them with.
 func (m *Pybundle) probe(t target.Target) *dagger.File {
-	src := dag.CurrentModule().Source().Filter(dagger.DirectoryFilterOpts{
-		Include: []string{"go.mod", "go.sum", "cmd/pybundle-probe/**", "pipeline/**"},
-		Exclude: []string{"**/*_test.go"},
-	})
+	return m.goBinary("./cmd/pybundle-probe", t)
+}
+
+// goBinary builds one of this repo's commands, static, for t (Go cross-compiles: a darwin or
+// windows runner's pybundle-runner is built here too).
+func (m *Pybundle) goBinary(pkg string, t target.Target) *dagger.File {
+	include := []string{"go.mod", "go.sum", strings.TrimPrefix(pkg, "./") + "/**", "pipeline/**"}
+	if pkg == "./cmd/pybundle-runner" {
+		include = append(include, "images/*.go") // its pins
+	}
+	src := dag.CurrentModule().Source().Filter(dagger.DirectoryFilterOpts{Include: include, Exclude: []string{"**/*_test.go"}})
+	out := "/out/" + path.Base(pkg)
 	return dag.Container().From(m.GoImage).
 		WithMountedCache("/go/pkg/mod", dag.CacheVolume("pybundle-go-mod")).
 		WithMountedCache("/root/.cache/go-build", dag.CacheVolume("pybundle-go-build")).
@@ -668,8 +698,8 @@ func (m *Pybundle) probe(t target.Target) *dagger.File {
 		WithEnvVariable("GOOS", t.OS).
 		WithEnvVariable("GOARCH", t.Arch).
 		WithEnvVariable("GOFLAGS", "-mod=mod").
-		WithExec([]string{"go", "build", "-trimpath", "-ldflags", "-s -w", "-o", "/out/pybundle-probe", "./cmd/pybundle-probe"}).
-		File("/out/pybundle-probe")
+		WithExec([]string{"go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg}).
+		File(out)
 }
 
 // checkContainer is the fresh, Python-free container holding the bundle and the probe.
@@ -780,16 +810,6 @@ func artifactPaths(ctx context.Context, t target.Target, dist *dagger.Directory,
 }
 
 func exeRel(p string) string { return strings.TrimPrefix(p, appDir+"/") }
-
-// runnerError says which targets need a native runner and how to give one.
-func runnerError(ts []target.Target) error {
-	names := make([]string, len(ts))
-	for i, t := range ts {
-		names[i] = t.String()
-	}
-	return &diagnose.Error{Stage: "plan", Target: strings.Join(names, ","),
-		Reason: "PyInstaller is not a cross-compiler and Dagger runs Linux containers only: build these targets on a native macOS/Windows runner (see ci/ and README: Native runners)"}
-}
 
 // scanSource runs the lazy-import scanner over the source folder.
 func scanSource(ctx context.Context, source *dagger.Directory) (scan.Result, error) {

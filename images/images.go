@@ -70,6 +70,9 @@ var ElectronBuilderPackages = []Package{
 // SignerPackages make the Authenticode signing container.
 var SignerPackages = []Package{{Name: "osslsigncode"}, {Name: "ca-certificates"}}
 
+// SSHClientPackages make the container that dispatches builds to native runners over SSH.
+var SSHClientPackages = []Package{{Name: "openssh-client"}}
+
 // ElectronBuilderVersion is the electron-builder images/electron-builder/package-lock.json pins.
 const ElectronBuilderVersion = "26.17.0"
 

@@ -23,15 +23,18 @@ import (
 
 const long = 60 * time.Minute
 
-// TestBuildLinuxAmd64AndArm64 is the main job on the bundled sample: both Linux targets built
-// concurrently (arm64 under QEMU: the one emulated build of a CI run), each verified without
-// Python and health-timed, with one report.
+// TestBuildLinuxAmd64AndArm64 is the main job on the bundled sample with both ways of building
+// in one call: linux/arm64 in Dagger under QEMU (the one emulated build of a CI run) and
+// linux/amd64 dispatched over SSH to the native runner (a real sshd in a network namespace,
+// standing for the macOS/Windows machines this world lacks). Both artifacts come back verified
+// and health-timed, in one report.
 func TestBuildLinuxAmd64AndArm64(t *testing.T) {
-	requireEngine(t)
+	r := requireRunners(t)
 	// Emulated arm64 is mostly one busy core for many minutes: the other tests run beside it.
 	t.Parallel()
 	out := filepath.Join(t.TempDir(), "dist")
-	mustDagger(t, long, "build", "--source", "testdata/backend", "--platforms", "linux/arm64, linux/amd64", "export", "--path", out)
+	mustDagger(t, long, append(append([]string{"build", "--source", "testdata/backend", "--platforms", "linux/arm64, linux/amd64"},
+		r.runnerArgs(r.offline(r.Runner), r.Key)...), "export", "--path", out)...)
 
 	b, err := os.ReadFile(filepath.Join(out, "report.json"))
 	assert.NilError(t, err)
@@ -57,6 +60,11 @@ func TestBuildLinuxAmd64AndArm64(t *testing.T) {
 			assert.Check(t, is.Contains(e.HiddenImports, "services.users"))
 			assert.Check(t, is.Contains(e.HiddenImports, "plugins.csv_export"))
 			assert.Equal(t, e.Emulated, e.Target == "linux/arm64", "arm64 runs under QEMU on this amd64 engine")
+			if e.Target == "linux/amd64" {
+				assert.Check(t, strings.HasPrefix(e.Builder, "runner:"), "amd64 came from the SSH runner: %s", e.Builder)
+			} else {
+				assert.Check(t, strings.HasPrefix(e.Builder, "dagger:"), "arm64 was built in Dagger: %s", e.Builder)
+			}
 			// The ELF machine of the artifact matches its target (no accidental host build).
 			assert.Check(t, is.Contains(fileKind(t, exe), map[string]string{"linux/amd64": "x86-64", "linux/arm64": "aarch64"}[e.Target]))
 		})
@@ -143,7 +151,11 @@ func TestBadInput(t *testing.T) {
 		{"unknown platform", []string{"build", "--source", "testdata/backend", "--platforms", "linux/amd64,linux/sparc"},
 			[]string{`unknown platform "linux/sparc"`, "linux/arm64"}},
 		{"macOS without a runner", []string{"build", "--source", "testdata/backend", "--platforms", "darwin/arm64"},
-			[]string{"plan darwin/arm64:", "native macOS/Windows runner"}},
+			[]string{"plan darwin/arm64:", "darwin/arm64 needs a native runner", "--runner ssh://user@host"}},
+		{"runner without a key", []string{"build", "--source", "testdata/backend", "--platforms", "windows/amd64", "--runner", "ssh://ci@winbox"},
+			[]string{"plan windows/amd64:", "--runner-key is required"}},
+		{"runner address without a login", []string{"build", "--source", "testdata/backend", "--platforms", "windows/amd64", "--runner", "ssh://winbox"},
+			[]string{"plan windows/amd64:", "give the login: ssh://user@winbox"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dist := filepath.Join(t.TempDir(), "dist")

@@ -139,4 +139,3 @@ func rewritePackageJSON(t *testing.T, dir string, edit func(map[string]any)) {
 	assert.NilError(t, err)
 	assert.NilError(t, os.WriteFile(p, b, 0o644))
 }
-

@@ -5,6 +5,7 @@
 //
 //	pybundle-probe verify --artifact PATH [--bundle DIR] [--modules a,b] [--json] ...
 //	pybundle-probe health --artifact PATH [--port 0] [--budget 5s] [--runs 1] [--json] ...
+//	pybundle-probe dispatch --job JOB.json   (in the module's SSH client container)
 //
 // With --json, stdout carries exactly one JSON document (verify.Result or
 // health.Result) and human lines go to stderr; without it, the human summary
@@ -53,6 +54,7 @@ commands:
   hold     listen on --port until killed (reproduces a port conflict)
   pack-check  check an extracted electron-builder output: backend at resources/backend,
               executable, outside app.asar; optionally latest*.yml and package.json
+  dispatch    build one target on a native runner over SSH (--job FILE) and bring it back
 
 Run 'pybundle-probe <command> -h' for the flags of a command.
 Exit status: 0 pass, 1 a check failed, 2 usage error.
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runHold(ctx, args[1:], stderr)
 	case "pack-check":
 		return runPackCheck(args[1:], stdout, stderr)
+	case "dispatch":
+		return runDispatch(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitPass

@@ -278,7 +278,7 @@ func (a *app) stageCompile(ctx context.Context, cfg buildConfig, l layout, v ven
 	}
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
-		return &diagnose.Error{Stage: "compile", Target: t, File: v.PyInstaller(), Reason: "cannot run PyInstaller: " + err.Error()}
+		return &diagnose.Error{Stage: "compile", Target: t, File: v.Python(), Reason: "cannot run PyInstaller: " + err.Error()}
 	}
 	return compileError(t, src, out)
 }
@@ -295,9 +295,11 @@ func compileError(target, srcRoot, output string) *diagnose.Error {
 	return e
 }
 
-// pyinstallerArgs is the compile command, the module's but with the runner's folders.
+// pyinstallerArgs is the compile command, the module's but with the runner's folders. It runs
+// `python -m PyInstaller`, the same module the version check asked, rather than the venv's
+// pyinstaller script: a venv with system site packages (an offline runner's) has no script.
 func pyinstallerArgs(v venv, l layout, specFile string) []string {
-	return []string{v.PyInstaller(), "--noconfirm", "--clean", "--log-level", "WARN",
+	return []string{v.Python(), "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
 		"--distpath", l.DistDir, "--workpath", l.WorkBuild, specFile}
 }
 

@@ -33,7 +33,9 @@ case "$1" in
           { echo '#!/bin/sh'; echo "FAKE_VERSION=${FAKE_VERSION:-3.13.5}"; grep -v '^#!\|^FAKE_VERSION=' "$0"; } > "$1/bin/python" &&
           chmod 755 "$1/bin/python" && cp "$FAKE_PYINSTALLER" "$1/bin/pyinstaller"; exit $?;;
     pip) [ "$3" = freeze ] && printf 'FastAPI==0.115.11\nPyInstaller==6.22.2\n'; exit ${FAKE_PIP_EXIT:-0};;
-    PyInstaller) echo "${FAKE_PYI_VERSION:-6.22.2}"; exit 0;;
+    PyInstaller) shift 2
+          [ "$1" = --version ] && { echo "${FAKE_PYI_VERSION:-6.22.2}"; exit 0; }
+          exec "$(dirname "$0")/pyinstaller" "$@";;
     esac;;
 esac
 echo "fake python: unexpected $*" >&2; exit 9

@@ -145,6 +145,6 @@ func TestPyInstallerArgs(t *testing.T) {
 	v := venv{Dir: "/o/.venv", GOOS: "darwin"}
 	f := filepath.FromSlash
 	assert.DeepEqual(t, pyinstallerArgs(v, l, "peft_engine.spec"), []string{
-		f("/o/.venv/bin/pyinstaller"), "--noconfirm", "--clean", "--log-level", "WARN",
+		f("/o/.venv/bin/python"), "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
 		"--distpath", f("/o/dist/darwin-arm64"), "--workpath", f("/o/work/build"), "peft_engine.spec"})
 }

@@ -55,9 +55,10 @@ Exit status: 0 pass, 1 a stage or check failed, 2 usage error.
 `
 
 func main() {
-	// Cancelled on Ctrl-C / SIGTERM (a cancelled CI job): pip, PyInstaller and a backend
+	// Cancelled on Ctrl-C / SIGTERM (a cancelled CI job) / SIGHUP (the SSH session of a dispatched
+	// build closed): pip, PyInstaller and a backend
 	// under test are killed with it instead of being orphaned.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	code := newApp(os.Stdout, os.Stderr).run(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)

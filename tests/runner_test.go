@@ -1,0 +1,192 @@
+package tests
+
+import (
+	"crypto/rand"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gotest.tools/v3/assert"
+	is "gotest.tools/v3/assert/cmp"
+)
+
+// The SSH runners are real Debian openssh-server instances in a network namespace, started by
+// `ci/engine runners-up` (ci/test.sh does it): a Linux machine with Python 3.13 and PyInstaller
+// (port 22, and port 2022 behind a ~4 Mbit/s link), and one without Python (port 2222). They
+// stand for the macOS and Windows machines this world lacks: the protocol (ssh, tar, the
+// pybundle-runner binary, the report) is the same, only --platform differs.
+
+// sshRunners is the fixture's environment (ci/engine runners-env).
+type sshRunners struct {
+	Runner, Slow, Bare      string // ssh://pybundle@10.213.0.2:PORT
+	Key, BadKey, KnownHosts string
+	Venv, Wheelhouse, Home  string
+	Netns                   string
+}
+
+// requireRunners fails (not skips) without the fixture, like requireEngine.
+func requireRunners(t *testing.T) sshRunners {
+	t.Helper()
+	requireEngine(t)
+	r := sshRunners{
+		Runner: os.Getenv("PYBUNDLE_SSH_RUNNER"), Slow: os.Getenv("PYBUNDLE_SSH_RUNNER_SLOW"), Bare: os.Getenv("PYBUNDLE_SSH_RUNNER_BARE"),
+		Key: os.Getenv("PYBUNDLE_SSH_KEY"), BadKey: os.Getenv("PYBUNDLE_SSH_BAD_KEY"), KnownHosts: os.Getenv("PYBUNDLE_SSH_KNOWN_HOSTS"),
+		Venv: os.Getenv("PYBUNDLE_SSH_RUNNER_VENV"), Wheelhouse: os.Getenv("PYBUNDLE_SSH_RUNNER_WHEELHOUSE"),
+		Home: os.Getenv("PYBUNDLE_SSH_RUNNER_HOME"), Netns: os.Getenv("PYBUNDLE_SSH_RUNNER_NETNS"),
+	}
+	if r.Runner == "" || r.Key == "" {
+		t.Fatal("no SSH runners: run `go run ./ci/engine runners-up` and eval \"$(go run ./ci/engine runners-env)\", or use ci/test.sh")
+	}
+	return r
+}
+
+// offline is the runner setting that makes pybundle-runner use the fixture's prepared venv
+// (system site packages: FastAPI, uvicorn, PyInstaller from Debian) and install only from its
+// local wheelhouse: no PyPI here.
+func (r sshRunners) offline(addr string) string {
+	return addr + "?venv=" + r.Venv + "&wheelhouse=" + r.Wheelhouse
+}
+
+// port is the runners' machine at another port (nobody listens on 2200; 2223 is filtered by
+// the test that needs it).
+func (r sshRunners) port(n int) string {
+	u, err := url.Parse(r.Runner)
+	if err != nil {
+		panic(err)
+	}
+	return fmt.Sprintf("ssh://%s@%s:%d", u.User.Username(), u.Hostname(), n)
+}
+
+// netnsRule inserts an iptables rule in the runners' network namespace for the test's duration.
+func (r sshRunners) netnsRule(t *testing.T, chain string, rule ...string) {
+	ipt := func(op string) error {
+		out, err := exec.Command("ip", append([]string{"netns", "exec", r.Netns, "iptables", op, chain}, rule...)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("iptables %s %s in %s: %v: %s", op, chain, r.Netns, err, out)
+		}
+		return nil
+	}
+	assert.NilError(t, ipt("-I"))
+	t.Cleanup(func() { assert.Check(t, ipt("-D")) })
+}
+
+// runnerArgs are the build arguments that send linux/amd64 to addr.
+func (r sshRunners) runnerArgs(addr, key string) []string {
+	return []string{"--runner", "linux/amd64=" + addr, "--runner-key", "file:" + key, "--runner-known-hosts", r.KnownHosts}
+}
+
+// TestRunnerFailures: every way a runner can fail gives one error naming the step, the target
+// and the runner, within a bound, and leaves the previous output untouched.
+func TestRunnerFailures(t *testing.T) {
+	r := requireRunners(t)
+	t.Parallel()
+	blobSource := sourceWithBlob(t, 8<<20)
+	for _, tc := range []struct {
+		name   string
+		source string
+		args   []string
+		setup  func(t *testing.T) // before the build
+		during func(t *testing.T) // runs while the build is in flight
+		want   []string
+		within time.Duration
+	}{
+		{name: "nobody listens", source: "testdata/backend",
+			args:   r.runnerArgs(r.offline(r.port(2200)), r.Key),
+			want:   []string{"runner-connect linux/amd64: " + r.port(2200) + ":", "cannot reach", "Connection refused"},
+			within: 3 * time.Minute},
+		{name: "host does not answer", source: "testdata/backend",
+			// The runner's firewall drops SYNs to this port: a machine that is off or filtered.
+			setup:  func(t *testing.T) { r.netnsRule(t, "INPUT", "-p", "tcp", "--dport", "2223", "-j", "DROP") },
+			args:   r.runnerArgs(r.offline(r.port(2223)), r.Key),
+			want:   []string{"runner-connect linux/amd64: " + r.port(2223) + ":", "did not answer within 15s"},
+			within: 3 * time.Minute},
+		{name: "key not authorized", source: "testdata/backend",
+			args:   r.runnerArgs(r.offline(r.Runner), r.BadKey),
+			want:   []string{"runner-connect linux/amd64: " + r.Runner, "refused the key", "Permission denied (publickey)"},
+			within: 3 * time.Minute},
+		{name: "runner without Python", source: "testdata/backend",
+			args:   r.runnerArgs(r.Bare, r.Key),
+			want:   []string{"runner-build linux/amd64: " + r.Bare, "the runner's build failed: env linux/amd64: no Python 3.13", "apt install python3.13"},
+			within: 5 * time.Minute},
+		{name: "backend does not compile on the runner", source: "testdata/broken/syntax-error",
+			args:   r.runnerArgs(r.offline(r.Runner), r.Key),
+			want:   []string{"runner-build linux/amd64: " + r.Runner, "compile linux/amd64: main.py:", "SyntaxError"},
+			within: 10 * time.Minute},
+		{name: "copy interrupted", source: blobSource,
+			args:   r.runnerArgs(r.offline(r.Slow), r.Key),
+			during: func(t *testing.T) { cutWhileUploading(t, r) },
+			want:   []string{"runner-upload linux/amd64: " + r.Slow, "connection to " + r.Slow + " was lost while copying the source"},
+			within: 10 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dist := filepath.Join(t.TempDir(), "dist")
+			assert.NilError(t, os.MkdirAll(dist, 0o755))
+			assert.NilError(t, os.WriteFile(filepath.Join(dist, "previous-good-build"), []byte("keep me"), 0o644))
+			if tc.setup != nil {
+				tc.setup(t)
+			}
+			if tc.during != nil {
+				done := make(chan struct{})
+				defer func() { <-done }()
+				go func() { defer close(done); tc.during(t) }()
+			}
+			start := time.Now()
+			res := dagger(t, long, append(append([]string{"build", "--source", tc.source, "--platforms", "linux/amd64"}, tc.args...),
+				"export", "--path", dist)...)
+			took := time.Since(start)
+			assert.Check(t, res.Code != 0, "must fail")
+			msg := errorLine(res.Stderr)
+			for _, w := range tc.want {
+				assert.Check(t, is.Contains(msg, w))
+			}
+			assert.Check(t, took < tc.within, "failed after %s, bound %s", took, tc.within)
+			assert.DeepEqual(t, listTree(t, dist), []string{"previous-good-build"})
+			assert.Check(t, !strings.Contains(res.Stderr, "BEGIN OPENSSH PRIVATE KEY"), "the key never shows in the output")
+		})
+	}
+}
+
+// sourceWithBlob is the sample backend plus an incompressible file that is not bundled (no data
+// extension), so its upload over the slow link takes long enough to be cut.
+func sourceWithBlob(t *testing.T, size int) string {
+	dir := filepath.Join(t.TempDir(), "backend")
+	assert.NilError(t, exec.Command("cp", "-a", filepath.Join(repoRoot(t), "testdata", "backend"), dir).Run())
+	blob := make([]byte, size)
+	_, err := rand.Read(blob)
+	assert.NilError(t, err)
+	assert.NilError(t, os.WriteFile(filepath.Join(dir, "blob.bin"), blob, 0o644))
+	return dir
+}
+
+// cutWhileUploading waits until the slow runner has started receiving a job, then resets the
+// runner's end of every connection to the slow port (a TCP reset from the runner side, as a
+// crashed or rebooted machine would send), and removes the rule again.
+func cutWhileUploading(t *testing.T, r sshRunners) {
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		// Other tests' jobs land in the same home; only this one's source has blob.bin, the
+		// first file of src/ after the runner binary.
+		jobs, _ := filepath.Glob(filepath.Join(r.Home, "pybundle-job-*", "src", "blob.bin"))
+		if len(jobs) > 0 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // mid-blob: 8 MiB take ~16 s at 4 Mbit/s
+	rule := []string{"INPUT", "-p", "tcp", "--dport", "2022", "-j", "REJECT", "--reject-with", "tcp-reset"}
+	ipt := func(op string) {
+		out, err := exec.Command("ip", append([]string{"netns", "exec", r.Netns, "iptables", op}, rule...)...).CombinedOutput()
+		if err != nil {
+			t.Errorf("iptables %s in %s: %v: %s", op, r.Netns, err, out)
+		}
+	}
+	ipt("-I")
+	time.Sleep(20 * time.Second) // longer than the dispatch's cleanup attempt needs to fail
+	ipt("-D")
+}
