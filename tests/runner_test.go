@@ -109,6 +109,15 @@ func TestRunnerFailures(t *testing.T) {
 			args:   r.runnerArgs(r.offline(r.Runner), r.BadKey),
 			want:   []string{"runner-connect linux/amd64: " + r.Runner, "refused the key", "Permission denied (publickey)"},
 			within: 3 * time.Minute},
+		{name: "host key changed", source: "testdata/backend",
+			args: []string{"--runner", "linux/amd64=" + r.offline(r.Runner), "--runner-key", "file:" + r.Key,
+				"--runner-known-hosts", r.swappedKnownHosts(t)},
+			want:   []string{"runner-connect linux/amd64: " + r.Runner, "host key verification failed"},
+			within: 3 * time.Minute},
+		{name: "runner timeout", source: blobSource,
+			args:   append(r.runnerArgs(r.offline(r.Slow), r.Key), "--runner-timeout", "10s"),
+			want:   []string{"runner-upload linux/amd64: " + r.Slow, "did not finish within 10s (the upload step was running"},
+			within: 3 * time.Minute},
 		{name: "runner without Python", source: "testdata/backend",
 			args:   r.runnerArgs(r.Bare, r.Key),
 			want:   []string{"runner-build linux/amd64: " + r.Bare, "the runner's build failed: env linux/amd64: no Python 3.13", "apt install python3.13"},
@@ -150,6 +159,29 @@ func TestRunnerFailures(t *testing.T) {
 			assert.Check(t, !strings.Contains(res.Stderr, "BEGIN OPENSSH PRIVATE KEY"), "the key never shows in the output")
 		})
 	}
+}
+
+// swappedKnownHosts is the fixture's known_hosts with the main runner's entries replaced by the
+// Python-less runner's key (another machine's): what ssh sees when a host was reinstalled or is
+// being impersonated.
+func (r sshRunners) swappedKnownHosts(t *testing.T) string {
+	b, err := os.ReadFile(r.KnownHosts)
+	assert.NilError(t, err)
+	u, err := url.Parse(r.Bare)
+	assert.NilError(t, err)
+	var other string
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "["+u.Hostname()+"]:"+u.Port() {
+			other = f[1] + " " + f[2]
+		}
+	}
+	assert.Assert(t, other != "", "no host key for %s in %s", r.Bare, r.KnownHosts)
+	u, err = url.Parse(r.Runner)
+	assert.NilError(t, err)
+	p := filepath.Join(t.TempDir(), "known_hosts")
+	content := u.Hostname() + " " + other + "\n[" + u.Hostname() + "]:" + u.Port() + " " + other + "\n"
+	assert.NilError(t, os.WriteFile(p, []byte(content), 0o644))
+	return p
 }
 
 // sourceWithBlob is the sample backend plus an incompressible file that is not bundled (no data
