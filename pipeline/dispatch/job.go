@@ -65,6 +65,15 @@ func (j Job) Validate() error {
 	case j.Timeout < 0 || j.ConnectTimeout < 0:
 		return fmt.Errorf("job: negative timeout")
 	}
+	if t.OS == "windows" {
+		// cmd.exe toggles quoting at every '"' and expands %VAR% even inside quotes: such an
+		// argument cannot be passed through it safely.
+		for _, a := range j.Args {
+			if strings.ContainsAny(a, "\"%\r\n") {
+				return fmt.Errorf("job: argument %q: quotes, %% and line breaks cannot pass through cmd.exe on a Windows runner", a)
+			}
+		}
+	}
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pybundle/pybundle/pipeline/diagnose"
@@ -55,6 +56,9 @@ func Run(ctx context.Context, j Job, rt Runtime) (res Result, err error) {
 	if rt.Log == nil {
 		rt.Log = io.Discard
 	}
+	// The build step copies the remote command's stdout and stderr into Log from two
+	// goroutines; most writers (a bytes.Buffer, a log file's bufio.Writer) are not safe for that.
+	rt.Log = &lockedWriter{w: rt.Log}
 	if err := j.Validate(); err != nil {
 		return res, err
 	}
@@ -125,6 +129,10 @@ func Run(ctx context.Context, j Job, rt Runtime) (res Result, err error) {
 	}
 	extract := &extractor{dir: staging}
 	if err := s.step(ctx, "download", j.DownloadCommand(), nil, extract, 0); err != nil {
+		// ssh itself ran fine but could not hand over its output: the unpacking refused it.
+		if xerr := extract.finish(); xerr != nil && s.res.Kind == KindRemote && errors.As(err, new(localError)) {
+			return res, s.fail("download", KindRemote, "the bundle sent by "+j.Runner.Address()+" is malformed: "+xerr.Error(), "")
+		}
 		return res, err
 	}
 	if err := extract.finish(); err != nil {
@@ -139,6 +147,24 @@ func Run(ctx context.Context, j Job, rt Runtime) (res Result, err error) {
 	res.OK = true
 	return res, nil
 }
+
+// lockedWriter lets one writer be written from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// localError marks a step that failed on this side (ssh could not start, or its output could
+// not be written), not on the runner's.
+type localError struct{ error }
+
+func (e localError) Unwrap() error { return e.error }
 
 // session runs the steps of one job.
 type session struct {
@@ -186,7 +212,7 @@ func (s *session) step(ctx context.Context, name, remote string, stdin io.Reader
 	if errors.As(err, &ee) {
 		exit = ee.ExitCode()
 	} else if stepCtx.Err() == nil {
-		return s.fail(name, KindRemote, "cannot run ssh: "+err.Error(), "")
+		return localError{s.fail(name, KindRemote, "cannot run ssh: "+err.Error(), "")}
 	}
 	o := Outcome{Step: name, Exit: exit, Stderr: string(tail.Bytes()), Runner: s.job.Runner.Address(), Target: s.job.Target,
 		Timeout: s.job.Timeout, Connect: s.job.ConnectTimeout}
@@ -231,11 +257,15 @@ func WriteUpload(w io.Writer, j Job) error {
 	if err := addFile(tw, j.Binary, root+"/"+j.BinaryName(), 0o755); err != nil {
 		return fmt.Errorf("runner binary: %w", err)
 	}
-	err := filepath.WalkDir(j.Source, func(p string, d fs.DirEntry, err error) error {
+	source := j.Source
+	if real, err := filepath.EvalSymlinks(source); err == nil {
+		source = real // WalkDir does not descend into a root that is a symlink
+	}
+	err := filepath.WalkDir(source, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, err := filepath.Rel(j.Source, p)
+		rel, err := filepath.Rel(source, p)
 		if err != nil {
 			return err
 		}
@@ -436,16 +466,24 @@ func linksStayInside(dir string) error {
 		if err != nil {
 			return err
 		}
-		at := filepath.Dir(p)
+		rel, _ := filepath.Rel(dir, p)
+		leaves := fmt.Errorf("symlink %s → %s leaves the bundle", filepath.ToSlash(rel), t)
+		if filepath.IsAbs(t) {
+			return leaves
+		}
+		// Resolve from a real (link-free) folder one component at a time, so ".." means
+		// what it means to the file system, not to filepath.Join.
+		at, err := filepath.EvalSymlinks(filepath.Dir(p))
+		if err != nil {
+			return err
+		}
 		for _, c := range strings.Split(filepath.ToSlash(t), "/") {
-			at = filepath.Join(at, c)
-			real, err := filepath.EvalSymlinks(at)
+			at, err = filepath.EvalSymlinks(filepath.Join(at, c))
 			if err != nil {
 				return nil // dangling from here on: it leads nowhere
 			}
-			if !inside(real) {
-				rel, _ := filepath.Rel(dir, p)
-				return fmt.Errorf("symlink %s → %s leaves the bundle", filepath.ToSlash(rel), t)
+			if !inside(at) {
+				return leaves
 			}
 		}
 		return nil
