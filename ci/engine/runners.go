@@ -22,7 +22,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -112,35 +111,9 @@ type RunnerProc struct {
 // in the start script's file name and in unshare's arguments.
 func (p RunnerProc) want() string { return filepath.Base(p.Rootfs) }
 
-func loadRunnerState(path string) (RunnerState, error) {
-	var st RunnerState
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return st, nil
-	}
-	if err != nil {
-		return st, err
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return st, fmt.Errorf("%s: %w", path, err)
-	}
-	return st, nil
-}
+func loadRunnerState(path string) (RunnerState, error) { return readJSON[RunnerState](path) }
 
-func saveRunnerState(path string, st RunnerState) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
+func saveRunnerState(path string, st RunnerState) error { return writeJSON(path, st) }
 
 // runnersEnv is what `runners-env` prints for eval.
 func runnersEnv(s Settings) string {

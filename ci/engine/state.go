@@ -26,26 +26,33 @@ type State struct {
 	EngineRootfs    string   `json:"engine_rootfs"`
 }
 
-func loadState(path string) (State, error) {
-	var s State
+func loadState(path string) (State, error) { return readJSON[State](path) }
+
+func saveState(path string, s State) error { return writeJSON(path, s) }
+
+// readJSON reads a state file; a missing file is the zero value (nothing was started).
+func readJSON[T any](path string) (T, error) {
+	var v T
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return s, nil
+		return v, nil
 	}
 	if err != nil {
-		return s, err
+		return v, err
 	}
-	if err := json.Unmarshal(b, &s); err != nil {
-		return s, fmt.Errorf("%s: %w", path, err)
+	if err := json.Unmarshal(b, &v); err != nil {
+		return v, fmt.Errorf("%s: %w", path, err)
 	}
-	return s, nil
+	return v, nil
 }
 
-func saveState(path string, s State) error {
+// writeJSON replaces a state file atomically (tmp + rename): a crash never leaves half a file
+// that the next `down` could not read.
+func writeJSON(path string, v any) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(s, "", "  ")
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -4,8 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/pybundle/pybundle/pipeline/diagnose"
 	"github.com/pybundle/pybundle/pipeline/report"
+	"github.com/pybundle/pybundle/pipeline/verify"
 )
 
 // Result is what `pybundle-probe dispatch` prints: the steps' times, or the error.
@@ -525,7 +524,7 @@ func CheckDownload(dir string, j Job) error {
 		return fmt.Errorf("the runner's artifact is %s, expected %s", e.Artifact, j.Artifact)
 	}
 	exe := filepath.Join(dir, "dist", filepath.FromSlash(j.Artifact))
-	sum, err := fileSHA256(exe)
+	sum, _, err := verify.FileSHA256(exe)
 	if err != nil {
 		return fmt.Errorf("artifact %s: %v", j.Artifact, err)
 	}
@@ -543,18 +542,6 @@ func CheckDownload(dir string, j Job) error {
 	return nil
 }
 
-func fileSHA256(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
 
 // bundleSize counts regular files, as verify does for the report's size_bytes.
 func bundleSize(p string, onedir bool) (int64, error) {

@@ -16,11 +16,9 @@
 package pack
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -234,7 +232,7 @@ func CheckBackend(root, name, exe, wantSHA256 string) (a Artifact) {
 
 	if exePath != "" && wantSHA256 != "" {
 		want := strings.ToLower(strings.TrimSpace(wantSHA256))
-		got, err := fileSHA256(exePath)
+		got, _, err := verify.FileSHA256(exePath)
 		switch {
 		case !isHexSHA256(want):
 			add(CheckSHA256, false, "expected digest %q is not a hex sha256", wantSHA256)
@@ -418,18 +416,6 @@ func checkOutsideAsar(root, res, name, exe string, add func(string, bool, string
 	add(CheckOutsideAsar, true, "%s: nothing under backend/ or named %s in %s", rel(root, res), exe, strings.Join(looked, ", "))
 }
 
-func fileSHA256(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("%s: %w", p, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
 
 func isHexSHA256(s string) bool {
 	if len(s) != 64 {

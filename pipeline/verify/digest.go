@@ -15,7 +15,7 @@ import (
 // digest returns the bundle size, the executable's sha256 and, for onedir, the
 // bundle digest described on Result.BundleSHA256.
 func digest(artifact, bundle string, onedir bool) (size int64, exeSHA, bundleSHA string, err error) {
-	exeSHA, exeSize, err := fileSHA256(artifact)
+	exeSHA, exeSize, err := FileSHA256(artifact)
 	if err != nil {
 		return 0, "", "", err
 	}
@@ -35,7 +35,7 @@ func digest(artifact, bundle string, onedir bool) (size int64, exeSHA, bundleSHA
 		rel = filepath.ToSlash(rel)
 		switch {
 		case d.Type().IsRegular():
-			sum, n, err := fileSHA256(p)
+			sum, n, err := FileSHA256(p)
 			if err != nil {
 				return err
 			}
@@ -63,7 +63,10 @@ func digest(artifact, bundle string, onedir bool) (size int64, exeSHA, bundleSHA
 	return size, exeSHA, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func fileSHA256(path string) (string, int64, error) {
+// FileSHA256 is the hex sha256 and the size of one file: what report.json records for an
+// executable, and what every later stage (the download from a runner, the packaged copy)
+// compares against.
+func FileSHA256(path string) (string, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", 0, err
