@@ -6,6 +6,7 @@
 //
 //	pybundle-runner build --source DIR --out DIR [--platform auto] [--mode onedir|onefile] ...
 //	pybundle-runner env [--python PATH] [--python-version 3.13]   (step 1 only: fail fast in CI)
+//	pybundle-runner package --app DIR --dist DIR [--targets LIST] ...   (electron-builder + checks)
 //	pybundle-runner merge-reports [--summary FILE] a.json b.json ... > report.json
 //	pybundle-runner version
 //
@@ -47,6 +48,7 @@ const usage = `usage: pybundle-runner <command> [flags]
 commands:
   build          env → venv → spec → compile → verify → health → report, natively
   env            find the pinned Python (and the venv's PyInstaller), print what was found
+  package        electron-builder for this OS around the verified backend, every output checked
   merge-reports  merge report.json files (e.g. each runner's and the Linux one) to stdout
   version        print the runner's version and pins
 
@@ -85,6 +87,8 @@ func (a *app) run(ctx context.Context, args []string) int {
 		return a.exit(a.runBuild(ctx, args[1:]))
 	case "env":
 		return a.exit(a.runEnv(ctx, args[1:]))
+	case "package":
+		return a.exit(a.runPackage(ctx, args[1:]))
 	case "merge-reports":
 		return a.exit(a.runMerge(args[1:]))
 	case "version", "--version", "-version":

@@ -1,0 +1,787 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pybundle/pybundle/pipeline/diagnose"
+	"github.com/pybundle/pybundle/pipeline/pack"
+	"github.com/pybundle/pybundle/pipeline/report"
+	"github.com/pybundle/pybundle/pipeline/target"
+)
+
+// ebBackendDir is where the app's electron-builder extraResources take the backend from,
+// relative to the app (the module's package.go uses the same folder).
+const ebBackendDir = "backend/dist"
+
+// startCheckTimeout bounds the packaged app's self-test run.
+const startCheckTimeout = 120 * time.Second
+
+// leftoverWait is how long the backend may take to disappear after the app quit.
+var leftoverWait = 5 * time.Second
+
+// runPackage is the package stage on a native runner, the module's `package` for this
+// machine's OS: the verified backend (Property 4: build → verify → package) is put where the
+// app's electron-builder configuration takes it, electron-builder builds the targets, every
+// output this machine can open is checked with pipeline/pack (Property 6 and 9, asInvoker),
+// the unpacked app is started with PEFT_SELFTEST=1 (Property 3), and the build's report.json
+// plus a packages section and summary.txt are written next to the outputs.
+func (a *app) runPackage(ctx context.Context, args []string) error {
+	cfg, err := parsePackage(args, a.hostOS, a.hostArch, a.stderr)
+	if err != nil {
+		return err
+	}
+	t := cfg.Target
+	fail := func(file, reason string, tail []string) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &diagnose.Error{Stage: "package", Target: t.String(), File: file, Reason: reason, Tail: tail}
+	}
+	a.logf("pybundle-runner %s: package %s: app %s, backend from %s, targets %s", toolVersion, t, cfg.App, cfg.Dist, strings.Join(cfg.Targets, ","))
+
+	// The app and its electron-builder configuration.
+	pj, err := os.ReadFile(filepath.Join(cfg.App, "package.json"))
+	if err != nil {
+		return fail("package.json", "not found in the app folder", nil)
+	}
+	ac, err := parseAppConfig(pj)
+	if err != nil {
+		return fail("package.json", err.Error(), nil)
+	}
+	if ac.Build == nil && !hasBuilderConfigFile(cfg.App) {
+		return fail("package.json", `no electron-builder configuration: add a "build" section (or electron-builder.yml)`, nil)
+	}
+	outDir, err := ac.outputDir(cfg.App)
+	if err != nil {
+		return fail("package.json", err.Error(), nil)
+	}
+
+	backendDist := filepath.Join(cfg.App, filepath.FromSlash(ebBackendDir))
+	if err := checkFolders(cfg, outDir, backendDist); err != nil {
+		return fail("package.json", err.Error(), nil)
+	}
+	// Outputs of an earlier run, and its report, would be taken for this run's.
+	if err := os.RemoveAll(outDir); err != nil {
+		return fail(displayPath(outDir, cfg.App), "clearing electron-builder's output folder: "+err.Error(), nil)
+	}
+
+	// Property 4: only a backend the build's report vouches for is packaged.
+	rep, entry, err := verifiedEntry(cfg.Dist, t)
+	if err != nil {
+		return fail("report.json", err.Error(), nil)
+	}
+	b, err := locateBundle(cfg.Dist, t, cfg.Name, entry)
+	if err != nil {
+		return fail(entry.Artifact, err.Error(), nil)
+	}
+	if err := checkHandoff(b, entry, a.hostOS); err != nil {
+		return fail(entry.Artifact, err.Error(), nil)
+	}
+	a.logf("package: backend %s (sha256 %s, verified) → %s", entry.Artifact, short(entry.SHA256), displayPath(backendDist, cfg.App))
+	if err := placeBackend(b, backendDist, entry.SHA256); err != nil {
+		return fail(ebBackendDir, err.Error(), nil)
+	}
+
+	// electron-builder: the app's own (npm ci from its lockfile) or one on PATH.
+	if err := a.npmCI(ctx, cfg); err != nil {
+		return err
+	}
+	prog, err := electronBuilderProgram(cfg.App, a.hostOS, exec.LookPath)
+	if err != nil {
+		return fail("package.json", err.Error(), nil)
+	}
+	env, signed := signingEnv(os.Environ(), a.hostOS)
+	if !signed {
+		a.logf("package: no CSC_LINK/CSC_NAME: unsigned build (CSC_IDENTITY_AUTO_DISCOVERY=false unless set)")
+	}
+	argv := electronBuilderArgs(prog, t, cfg.Targets, outDir, cfg.ElectronDist)
+	a.logf("package: %s", strings.Join(argv, " "))
+	out, err := a.command(ctx, cfg.App, env, argv...)
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return fail("package.json", fmt.Sprintf("electron-builder failed (exit %d)", ee.ExitCode()), diagnose.Tail(out, 20))
+		}
+		return fail("package.json", "cannot run electron-builder: "+err.Error(), nil)
+	}
+
+	// Every output this machine can open, checked as the Linux stage checks its outputs.
+	h := host{goos: a.hostOS, lookPath: exec.LookPath, sevenZip: findSevenZip(cfg.App, a.hostOS, a.hostArch, exec.LookPath)}
+	pkgs, err := a.checkOutputs(ctx, cfg, h, outDir, entry, pj)
+	if err != nil {
+		return fail(displayPath(outDir, cfg.App), err.Error(), nil)
+	}
+
+	// Property 3: the packaged app starts its backend and leaves no process behind on quit.
+	var startErr *diagnose.Error
+	if cfg.StartCheck {
+		var p report.Package
+		p, startErr = a.startCheck(ctx, cfg, ac, outDir)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		pkgs = append(pkgs, p)
+	}
+
+	rep.Packages = append(rep.Packages, pkgs...)
+	js, err := rep.JSON()
+	if err != nil {
+		return fail("report.json", err.Error(), nil)
+	}
+	reportPath := filepath.Join(outDir, "report.json")
+	if err := os.WriteFile(reportPath, js, 0o644); err != nil {
+		return &diagnose.Error{Stage: "report", Target: t.String(), File: reportPath, Reason: err.Error()}
+	}
+	if err := os.WriteFile(filepath.Join(outDir, "summary.txt"), []byte(rep.Table()), 0o644); err != nil {
+		return &diagnose.Error{Stage: "report", Target: t.String(), File: filepath.Join(outDir, "summary.txt"), Reason: err.Error()}
+	}
+	fmt.Fprint(a.stdout, rep.Table())
+	a.logf("report: %s", reportPath)
+	return packagesError(t, pkgs, startErr)
+}
+
+// packagesError is the error for the first failed check of the packages, nil if none.
+func packagesError(t target.Target, pkgs []report.Package, startErr *diagnose.Error) error {
+	for _, p := range pkgs {
+		for _, c := range p.Checks {
+			if c.OK {
+				continue
+			}
+			if p.Kind == "start" && startErr != nil {
+				return startErr
+			}
+			return &diagnose.Error{Stage: "package", Target: t.String(), File: p.Name,
+				Reason: fmt.Sprintf("check %s failed: %s", c.Name, c.Detail)}
+		}
+	}
+	return nil
+}
+
+// hasBuilderConfigFile reports whether the app configures electron-builder in a file of its
+// own instead of package.json's "build".
+func hasBuilderConfigFile(appDir string) bool {
+	for _, n := range []string{"electron-builder.yml", "electron-builder.yaml", "electron-builder.json",
+		"electron-builder.json5", "electron-builder.toml", "electron-builder.config.js", "electron-builder.config.cjs",
+		"electron-builder.config.mjs", "electron-builder.config.ts"} {
+		if _, err := os.Stat(filepath.Join(appDir, n)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// verifiedEntry reads <dist>/report.json and returns it with the entry of target t, which must
+// have passed every check.
+func verifiedEntry(dist string, t target.Target) (report.Report, report.Entry, error) {
+	b, err := os.ReadFile(filepath.Join(dist, "report.json"))
+	if err != nil {
+		return report.Report{}, report.Entry{}, fmt.Errorf("dist has no report.json (%v): pass the output of build (build → verify → package), never an unverified backend", cause(err))
+	}
+	rep, err := report.Parse(b)
+	if err != nil {
+		return report.Report{}, report.Entry{}, err
+	}
+	for _, e := range rep.Entries {
+		if e.Target != t.String() {
+			continue
+		}
+		if !e.OK() {
+			var bad []string
+			for _, c := range e.Checks {
+				if !c.OK {
+					bad = append(bad, c.Name)
+				}
+			}
+			return rep, e, fmt.Errorf("the backend for %s did not pass verification (failed: %s): refusing to package it", t, strings.Join(bad, ", "))
+		}
+		return rep, e, nil
+	}
+	var have []string
+	for _, e := range rep.Entries {
+		have = append(have, e.Target)
+	}
+	return rep, report.Entry{}, fmt.Errorf("no verified backend for %s in report.json (it has: %s): build it on this machine with `pybundle-runner build` and pass that --out folder as --dist",
+		t, listOrNone(have))
+}
+
+// bundle is the verified backend in the build's output.
+type bundle struct {
+	Src    string // what is handed over: the onedir folder, or the onefile executable
+	Exe    string // the executable
+	Onedir bool
+}
+
+// locateBundle finds the entry's artifact. --dist is either the module's dist/ (report.json
+// next to <os>-<arch>/) or a runner's --out (report.json next to dist/<os>-<arch>/).
+func locateBundle(dist string, t target.Target, name string, e report.Entry) (bundle, error) {
+	exe := t.ExecutableName(name)
+	onedirRel, onefileRel := t.Slug()+"/"+name+"/"+exe, t.Slug()+"/"+exe
+	var b bundle
+	switch e.Artifact {
+	case onedirRel:
+		b.Onedir = true
+	case onefileRel:
+	default:
+		return b, fmt.Errorf("report.json's artifact is not a %s backend (want %s or %s): pass the build's --name", name, onedirRel, onefileRel)
+	}
+	var looked []string
+	for _, base := range []string{dist, filepath.Join(dist, "dist")} {
+		p := filepath.Join(base, filepath.FromSlash(e.Artifact))
+		if _, err := os.Lstat(p); err == nil {
+			b.Exe, b.Src = p, p
+			if b.Onedir {
+				b.Src = filepath.Dir(p)
+			}
+			return b, nil
+		}
+		looked = append(looked, p)
+	}
+	return b, fmt.Errorf("backend missing from dist: neither %s exists", strings.Join(looked, " nor "))
+}
+
+// checkHandoff checks the backend about to be packaged: a regular file, mode 0755 outside
+// Windows (a 0644 backend fails in the field with `spawn … EACCES`), and the very file
+// report.json vouches for.
+func checkHandoff(b bundle, e report.Entry, goos string) error {
+	fi, err := os.Lstat(b.Exe)
+	switch {
+	case err != nil:
+		return fmt.Errorf("backend missing from dist: %v", cause(err))
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("backend is not a regular file (%v)", fi.Mode().Type())
+	case goos != "windows" && fi.Mode().Perm() != 0o755:
+		return fmt.Errorf("backend is not executable (mode %o, want 755): the packaged app would fail with spawn EACCES; restore it with chmod 755", fi.Mode().Perm())
+	}
+	got, err := fileSHA256(b.Exe)
+	if err != nil {
+		return err
+	}
+	if want := strings.ToLower(e.SHA256); got != want {
+		return fmt.Errorf("check sha256 failed: the backend has sha256 %s, report.json vouches for %s: it is not the backend verify checked (rebuild, or pass the dist this report belongs to)", got, want)
+	}
+	return nil
+}
+
+// checkFolders refuses folder layouts where clearing electron-builder's output folder or
+// replacing backend/dist would destroy the app or the build's output (the bundle lies in
+// --dist, so it is safe too).
+func checkFolders(cfg packageConfig, outDir, backendDist string) error {
+	overlap := func(x, y string) bool { return same(x, y) || within(x, y) || within(y, x) }
+	switch {
+	case same(outDir, cfg.App) || within(cfg.App, outDir):
+		return fmt.Errorf("electron-builder's output folder %s is the app folder or contains it: set build.directories.output to a folder of its own (pybundle-runner clears it before packaging)", outDir)
+	case overlap(outDir, cfg.Dist):
+		return fmt.Errorf("electron-builder's output folder %s overlaps --dist %s: pybundle-runner clears it before packaging; keep the build's output elsewhere", outDir, cfg.Dist)
+	case overlap(outDir, backendDist):
+		return fmt.Errorf("electron-builder's output folder %s overlaps %s, where the backend is put", outDir, backendDist)
+	case overlap(backendDist, cfg.Dist):
+		return fmt.Errorf("%s is replaced by the verified backend, so --dist %s must lie outside it (and not contain it)", backendDist, cfg.Dist)
+	case cfg.ElectronDist != "" && overlap(outDir, cfg.ElectronDist):
+		return fmt.Errorf("electron-builder's output folder %s overlaps --electron-dist %s", outDir, cfg.ElectronDist)
+	}
+	return nil
+}
+
+// placeBackend replaces backendDist with a copy of the verified bundle (modes and symlinks
+// kept) and checks the copy is still the verified file.
+func placeBackend(b bundle, backendDist, sha string) error {
+	if err := os.RemoveAll(backendDist); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(backendDist, 0o755); err != nil {
+		return err
+	}
+	dst := filepath.Join(backendDist, filepath.Base(b.Src))
+	if err := copyTree(b.Src, dst); err != nil {
+		return fmt.Errorf("copying the backend: %w", err)
+	}
+	exe := dst
+	if b.Onedir {
+		exe = filepath.Join(dst, filepath.Base(b.Exe))
+	}
+	got, err := fileSHA256(exe)
+	if err != nil {
+		return err
+	}
+	if got != strings.ToLower(sha) {
+		return fmt.Errorf("the copy %s has sha256 %s, not the verified %s", exe, got, sha)
+	}
+	return nil
+}
+
+// npmCI installs the app's dependencies from its lockfile when they are not installed yet:
+// electron-builder is then the app's own devDependency, at the version the lockfile pins.
+func (a *app) npmCI(ctx context.Context, cfg packageConfig) error {
+	if _, err := os.Stat(filepath.Join(cfg.App, "package-lock.json")); err != nil || !cfg.NpmCI {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(cfg.App, "node_modules")); err == nil {
+		a.logf("package: node_modules present: reusing it (remove it for a fresh npm ci)")
+		return nil
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		return &diagnose.Error{Stage: "package", Target: cfg.Target.String(), File: "package-lock.json",
+			Reason: "npm not found on PATH: install Node.js, or install the app's dependencies yourself and pass --no-npm-ci"}
+	}
+	a.logf("package: npm ci in %s", cfg.App)
+	if out, err := a.command(ctx, cfg.App, nil, npm, "ci", "--no-audit", "--no-fund"); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &diagnose.Error{Stage: "package", Target: cfg.Target.String(), File: "package-lock.json",
+			Reason: "npm ci failed: " + err.Error(), Tail: diagnose.Tail(out, 12)}
+	}
+	return nil
+}
+
+// checkOutputs checks every output in outDir this machine can open. Outputs it cannot open
+// are logged and left out of the report; each requested target must have produced an output,
+// and at least one output must have been checked.
+func (a *app) checkOutputs(ctx context.Context, cfg packageConfig, h host, outDir string, e report.Entry, pj []byte) ([]report.Package, error) {
+	ents, err := sortedOutputs(outDir)
+	if err != nil {
+		return nil, fmt.Errorf("electron-builder left no output folder: %v", cause(err))
+	}
+	var update []report.Check
+	for _, d := range ents {
+		if n := d.Name(); !d.IsDir() && strings.HasPrefix(n, "latest") && strings.HasSuffix(n, ".yml") {
+			checks, err := pack.CheckUpdateInfo(filepath.Join(outDir, n))
+			if err != nil {
+				checks = []pack.Check{{Name: pack.CheckUpdateInfoDoc, Detail: err.Error()}}
+			}
+			update = append(update, checks...)
+		}
+	}
+	winConfig := pack.CheckWinConfig(pj)
+
+	exe := cfg.Target.ExecutableName(cfg.Name)
+	var pkgs []report.Package
+	var names, skipped []string
+	kinds := map[string]bool{}
+	for _, d := range ents {
+		name := d.Name()
+		kind := outputKind(name, d.IsDir())
+		if kind == "" {
+			continue
+		}
+		kinds[kind] = true
+		names = append(names, name)
+		if ok, why := h.extractable(kind); !ok {
+			a.logf("package: %s (%s) NOT CHECKED: %s; it is left out of report.json", name, kind, why)
+			skipped = append(skipped, name)
+			continue
+		}
+		p := report.Package{Target: cfg.Target.String(), Name: name, Kind: kind}
+		tmp, err := os.MkdirTemp("", "pybundle-package-")
+		if err != nil {
+			return nil, err
+		}
+		opened, err := a.openOutput(ctx, h, cfg.Target, kind, filepath.Join(outDir, name), tmp)
+		if err != nil {
+			if ctx.Err() != nil {
+				os.RemoveAll(tmp)
+				return nil, ctx.Err()
+			}
+			p.Checks = []report.Check{{Name: "extract", Detail: err.Error()}}
+		} else {
+			art := pack.CheckBackend(opened.Root, cfg.Name, exe, e.SHA256)
+			acceptSigned(&art, a.hostOS, func(p string) (string, error) { return a.verifySignature(ctx, p) })
+			opened.Cleanup()
+			p.BackendPath = art.BackendPath
+			p.Checks = slices.Concat(art.Checks, update, []report.Check{winConfig})
+		}
+		if err := os.RemoveAll(tmp); err != nil {
+			a.logf("package: removing %s: %v", tmp, err)
+		}
+		for _, c := range p.Checks {
+			a.logf("%-4s %-28s %-12s %s", okWord(c.OK), name, c.Name, c.Detail)
+		}
+		pkgs = append(pkgs, p)
+	}
+	var missing []string
+	for _, tg := range cfg.Targets {
+		if !kinds[targetKind(tg)] {
+			missing = append(missing, tg)
+		}
+	}
+	switch {
+	case len(missing) > 0:
+		return nil, fmt.Errorf("electron-builder produced no %s output (outputs: %s)", strings.Join(missing, ", "), listOrNone(names))
+	case len(pkgs) == 0:
+		return nil, fmt.Errorf("no output could be checked on this machine (%s): nothing would vouch for the installers", strings.Join(skipped, ", "))
+	}
+	return pkgs, nil
+}
+
+// acceptSigned re-judges a failed sha256 check when the host's packaging signs the backend
+// (macOS codesign, Windows Authenticode): signing rewrites the executable, so its digest is no
+// longer the verified one. The check passes when the signature verifies; the copy handed to
+// electron-builder was checked against the verified sha256 before (checkHandoff,
+// placeBackend), and a verifying signature on a modified file means it was signed after the
+// change: by electron-builder. Elsewhere (Linux packages are not signed) nothing changes.
+func acceptSigned(art *pack.Artifact, goos string, verify func(path string) (string, error)) {
+	if goos != "darwin" && goos != "windows" || art.BackendPath == "" {
+		return
+	}
+	i := slices.IndexFunc(art.Checks, func(c pack.Check) bool { return c.Name == pack.CheckSHA256 && !c.OK })
+	if i < 0 || !strings.Contains(art.Checks[i].Detail, "not the verified one") {
+		return
+	}
+	detail, err := verify(filepath.Join(art.Root, filepath.FromSlash(art.BackendPath)))
+	if err != nil {
+		art.Checks[i].Detail += fmt.Sprintf("; nor is it a signed copy of it: %v", err)
+		return
+	}
+	art.Checks[i] = pack.Check{Name: pack.CheckSHA256, OK: true,
+		Detail: fmt.Sprintf("%s: signed while packaging (%s), so its sha256 differs from the verified backend's; the copy handed to electron-builder had the verified sha256", art.BackendPath, detail)}
+	art.OK = true
+	for _, c := range art.Checks {
+		art.OK = art.OK && c.OK
+	}
+}
+
+// verifySignature checks the code signature of file with the OS's own tool.
+func (a *app) verifySignature(ctx context.Context, file string) (string, error) {
+	switch a.hostOS {
+	case "darwin":
+		out, err := a.quiet(ctx, "", "codesign", "--verify", "--strict", "--verbose=2", file)
+		if err != nil {
+			return "", toolError("codesign --verify --strict", err, out)
+		}
+		return "codesign --verify --strict: valid", nil
+	case "windows":
+		cmd := exec.CommandContext(ctx, "powershell", "-NoProfile", "-NonInteractive", "-Command",
+			`$s = Get-AuthenticodeSignature -LiteralPath $env:PYBUNDLE_SIGNED_FILE; "$($s.Status) $($s.SignerCertificate.Subject)"`)
+		cmd.Env = append(os.Environ(), "PYBUNDLE_SIGNED_FILE="+file)
+		out, err := cmd.Output()
+		status := strings.TrimSpace(string(out))
+		if err != nil || !strings.HasPrefix(status, "Valid") {
+			return "", fmt.Errorf("Authenticode signature %q (%v)", status, err)
+		}
+		return "Authenticode " + status, nil
+	}
+	return "", fmt.Errorf("no code signing on %s", a.hostOS)
+}
+
+// startCheck starts the unpacked app with PEFT_SELFTEST=1 — the app starts its backend, waits
+// for /api/health, prints `PEFT_SELFTEST {"ok":true,…}`, stops the backend and quits — and
+// then requires that no backend process is left. The package entry is returned either way;
+// the error is set when the check failed.
+func (a *app) startCheck(ctx context.Context, cfg packageConfig, ac appConfig, outDir string) (report.Package, *diagnose.Error) {
+	unpacked := unpackedDirName(cfg.Target)
+	p := report.Package{Target: cfg.Target.String(), Name: unpacked, Kind: "start"}
+	failed := func(detail string, tail []string) (report.Package, *diagnose.Error) {
+		p.Checks = []report.Check{{Name: "start", Detail: detail}}
+		a.logf("FAIL %-28s %-12s %s", unpacked, "start", detail)
+		return p, &diagnose.Error{Stage: "package", Target: cfg.Target.String(), File: unpacked, Reason: detail, Tail: tail}
+	}
+	dir := filepath.Join(outDir, unpacked)
+	exe, err := findAppExecutable(a.hostOS, dir, ac)
+	if err != nil {
+		return failed(err.Error(), nil)
+	}
+	argv, how, err := startArgv(a.hostOS, exe, os.Getenv("DISPLAY"), exec.LookPath)
+	if err != nil {
+		return failed(err.Error(), nil)
+	}
+	backend := cfg.Target.ExecutableName(cfg.Name)
+	before, err := a.backendPIDs(ctx, backend)
+	if err != nil {
+		return failed(err.Error(), nil)
+	}
+	tmp, err := os.MkdirTemp("", "pybundle-selftest-")
+	if err != nil {
+		return failed(err.Error(), nil)
+	}
+	defer os.RemoveAll(tmp)
+	selftestOut := filepath.Join(tmp, "selftest.txt")
+
+	a.logf("package: starting %s %s with PEFT_SELFTEST=1 (timeout %s)", displayPath(exe, outDir), how, startCheckTimeout)
+	sctx, cancel := context.WithTimeout(ctx, startCheckTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(sctx, argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = append(withoutEnv(os.Environ(), "ELECTRON_RUN_AS_NODE"), "PEFT_SELFTEST=1", "PEFT_SELFTEST_OUT="+selftestOut)
+	inOwnGroup(cmd)
+	cmd.WaitDelay = 5 * time.Second
+	buf := &diagnose.TailBuffer{Max: 256 << 10}
+	w := io.MultiWriter(buf, a.stderr)
+	cmd.Stdout, cmd.Stderr = w, w
+	runErr := cmd.Run()
+	timedOut := errors.Is(sctx.Err(), context.DeadlineExceeded)
+	if ctx.Err() != nil {
+		return p, nil
+	}
+	output := string(buf.Bytes())
+	tail := diagnose.Tail(output, 15)
+	lines := output
+	if b, err := os.ReadFile(selftestOut); err == nil {
+		lines = string(b) + "\n" + output
+	}
+	st, found := selftestResult(lines)
+
+	// Leftovers are looked for even when the run failed: they are the worse news.
+	leftover, lerr := a.waitBackendGone(ctx, backend, before)
+	switch {
+	case lerr != nil:
+		return failed(lerr.Error(), tail)
+	case len(leftover) > 0:
+		a.killLeftovers(ctx, backend, leftover)
+		return failed(fmt.Sprintf("backend process left running after the app quit: %s pid %s (killed now)", backend, joinInts(leftover)), tail)
+	case timedOut:
+		return failed(fmt.Sprintf("packaged app did not quit within %s (killed)", startCheckTimeout), tail)
+	case !found:
+		return failed(fmt.Sprintf("packaged app did not reach a healthy backend (%s; no PEFT_SELFTEST line: does the app support PEFT_SELFTEST=1?)", exitText(runErr)), tail)
+	case !st.OK:
+		return failed(fmt.Sprintf("packaged app did not reach a healthy backend (%s): %s", exitText(runErr), st.Error), tail)
+	case runErr != nil:
+		return failed(fmt.Sprintf("packaged app reported a healthy backend but %s", exitText(runErr)), tail)
+	}
+	detail := fmt.Sprintf("packaged app reached a healthy backend (pid %d) %s; no %s process left after quit", st.PID, how, backend)
+	p.Checks = []report.Check{{Name: "start", OK: true, Detail: detail}}
+	a.logf("ok   %-28s %-12s %s", unpacked, "start", detail)
+	return p, nil
+}
+
+// selftest is the app's `PEFT_SELFTEST {...}` line.
+type selftest struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error"`
+	PID   int    `json:"pid"`
+}
+
+// selftestResult parses the first PEFT_SELFTEST line of out.
+func selftestResult(out string) (selftest, bool) {
+	for _, l := range strings.Split(out, "\n") {
+		i := strings.Index(l, "PEFT_SELFTEST {")
+		if i < 0 {
+			continue
+		}
+		var s selftest
+		if err := json.Unmarshal([]byte(strings.TrimSpace(l[i+len("PEFT_SELFTEST "):])), &s); err != nil {
+			return selftest{Error: "unreadable PEFT_SELFTEST line: " + err.Error()}, true
+		}
+		return s, true
+	}
+	return selftest{}, false
+}
+
+// findAppExecutable is the unpacked app's executable: <dir>/<name> (Linux), <dir>\<name>.exe
+// (Windows) or <dir>/<Product>.app/Contents/MacOS/<name> (macOS), name from the app's
+// configuration; when none of those exists, the only candidate there is.
+func findAppExecutable(goos, dir string, ac appConfig) (string, error) {
+	if _, err := os.Stat(dir); err != nil {
+		return "", fmt.Errorf("electron-builder left no %s to start: %v", filepath.Base(dir), cause(err))
+	}
+	base := dir
+	if goos == "darwin" {
+		apps, _ := filepath.Glob(filepath.Join(dir, "*.app"))
+		if len(apps) != 1 {
+			return "", fmt.Errorf("%s holds %d .app bundles, want 1", filepath.Base(dir), len(apps))
+		}
+		base = filepath.Join(apps[0], "Contents", "MacOS")
+	}
+	names := ac.executableCandidates(goos)
+	for _, n := range names {
+		if fi, err := os.Stat(filepath.Join(base, n)); err == nil && fi.Mode().IsRegular() {
+			return filepath.Join(base, n), nil
+		}
+	}
+	// One executable file at the top is the app (Linux also has chrome-sandbox etc., so only
+	// macOS's MacOS/ and Windows' .exe files are taken this way).
+	var found []string
+	ents, _ := os.ReadDir(base)
+	for _, e := range ents {
+		if e.Type().IsRegular() && (goos == "darwin" || goos == "windows" && strings.EqualFold(filepath.Ext(e.Name()), ".exe")) {
+			found = append(found, e.Name())
+		}
+	}
+	if len(found) == 1 {
+		return filepath.Join(base, found[0]), nil
+	}
+	return "", fmt.Errorf("the app's executable is not in %s: looked for %s", base, strings.Join(names, ", "))
+}
+
+// startArgv is how the unpacked app is started: on Linux with --no-sandbox (the chrome-sandbox
+// helper is not setuid in an unpacked folder) and, without a DISPLAY, under `xvfb-run -a`.
+func startArgv(goos, exe, display string, lookPath func(string) (string, error)) (argv []string, how string, err error) {
+	if goos != "linux" {
+		return []string{exe}, "natively", nil
+	}
+	if display != "" {
+		return []string{exe, "--no-sandbox"}, "on DISPLAY " + display, nil
+	}
+	xvfb, err := lookPath("xvfb-run")
+	if err != nil {
+		return nil, "", fmt.Errorf("no DISPLAY and no xvfb-run to start the packaged app: install xvfb and xauth, set DISPLAY, or pass --start-check=false")
+	}
+	return []string{xvfb, "-a", exe, "--no-sandbox"}, "under xvfb-run", nil
+}
+
+// backendPIDs lists the processes running an executable named exe: `pgrep -x` on the name as
+// the kernel keeps it (truncated), tasklist on Windows.
+func (a *app) backendPIDs(ctx context.Context, exe string) ([]int, error) {
+	argv := processListArgv(a.hostOS, exe)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case a.hostOS != "windows" && errors.As(err, &ee) && ee.ExitCode() == 1:
+		return nil, nil // pgrep: no process matched
+	default:
+		return nil, fmt.Errorf("cannot look for backend processes (%s): %v", strings.Join(argv, " "), err)
+	}
+	return parsePIDs(a.hostOS, string(out)), nil
+}
+
+// processListArgv is the command listing the processes named exe.
+func processListArgv(goos, exe string) []string {
+	if goos == "windows" {
+		return []string{"tasklist", "/FI", "IMAGENAME eq " + exe, "/FO", "CSV", "/NH"}
+	}
+	return []string{"pgrep", "-x", truncComm(goos, exe)}
+}
+
+// truncComm is a process name as the kernel keeps it, what pgrep -x matches: 15 bytes on
+// Linux (TASK_COMM_LEN), 16 on macOS (MAXCOMLEN).
+func truncComm(goos, name string) string {
+	n := 15
+	if goos == "darwin" {
+		n = 16
+	}
+	if len(name) > n {
+		return name[:n]
+	}
+	return name
+}
+
+// parsePIDs reads pgrep's (one pid a line) or tasklist's CSV output.
+func parsePIDs(goos, out string) []int {
+	var pids []int
+	for _, l := range strings.Split(strings.ReplaceAll(out, "\r\n", "\n"), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		field := l
+		if goos == "windows" {
+			rec, err := csv.NewReader(strings.NewReader(l)).Read()
+			if err != nil || len(rec) < 2 {
+				continue // "INFO: No tasks are running which match the specified criteria."
+			}
+			field = rec[1]
+		}
+		if pid, err := strconv.Atoi(field); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// waitBackendGone returns the backend processes (not running before the app started) still
+// there after leftoverWait.
+func (a *app) waitBackendGone(ctx context.Context, exe string, before []int) ([]int, error) {
+	deadline := time.Now().Add(leftoverWait)
+	for {
+		now, err := a.backendPIDs(ctx, exe)
+		if err != nil {
+			return nil, err
+		}
+		var left []int
+		for _, p := range now {
+			if !slices.Contains(before, p) {
+				left = append(left, p)
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			return left, nil
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// killLeftovers kills backend processes the app left behind (they are this run's) and gives
+// them a moment to be gone.
+func (a *app) killLeftovers(ctx context.Context, exe string, pids []int) {
+	for _, pid := range pids {
+		if p, err := os.FindProcess(pid); err == nil {
+			_ = p.Kill()
+		}
+	}
+	for range 20 {
+		for _, pid := range pids {
+			reapChild(pid)
+		}
+		now, err := a.backendPIDs(ctx, exe)
+		if err != nil || !slices.ContainsFunc(now, func(p int) bool { return slices.Contains(pids, p) }) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func withoutEnv(env []string, key string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return strings.HasPrefix(kv, key+"=") })
+}
+
+func exitText(err error) string {
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return "exit 0"
+	case errors.As(err, &ee):
+		return fmt.Sprintf("exit %d", ee.ExitCode())
+	}
+	return err.Error()
+}
+
+func listOrNone(xs []string) string {
+	if len(xs) == 0 {
+		return "none"
+	}
+	return strings.Join(xs, ", ")
+}
+
+func joinInts(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ", ")
+}
+
+func fileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
