@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/csv"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +19,7 @@ import (
 	"github.com/pybundle/pybundle/pipeline/pack"
 	"github.com/pybundle/pybundle/pipeline/report"
 	"github.com/pybundle/pybundle/pipeline/target"
+	"github.com/pybundle/pybundle/pipeline/verify"
 )
 
 // ebBackendDir is where the app's electron-builder extraResources take the backend from,
@@ -766,17 +765,10 @@ func joinInts(xs []int) string {
 	return strings.Join(s, ", ")
 }
 
+// fileSHA256 is verify.FileSHA256 without the size.
 func fileSHA256(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	sum, _, err := verify.FileSHA256(p)
+	return sum, err
 }
 
 func short(sha string) string {
