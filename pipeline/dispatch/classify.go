@@ -92,7 +92,7 @@ func Classify(o Outcome) (Kind, string) {
 	case reNotSSH.MatchString(s) && o.Step == "connect":
 		return KindNotSSH, fmt.Sprintf("%s answered, but not as an SSH server (%s)", o.Runner, strings.TrimSpace(lastLine(s)))
 	}
-	if o.Exit == 255 || o.Exit == -1 || reLost.MatchString(s) && o.Exit != 0 && !runnerLine.MatchString(s) {
+	if sshFailed || reLost.MatchString(s) && o.Exit != 0 && !runnerLine.MatchString(s) {
 		what := map[string]string{
 			"connect":  "while logging in",
 			"upload":   "while copying the source to the runner",

@@ -129,7 +129,7 @@ func Run(ctx context.Context, j Job, rt Runtime) (res Result, err error) {
 	extract := &extractor{dir: staging}
 	if err := s.step(ctx, "download", j.DownloadCommand(), nil, extract, 0); err != nil {
 		// ssh itself ran fine but could not hand over its output: the unpacking refused it.
-		if xerr := extract.finish(); xerr != nil && s.res.Kind == KindRemote && errors.As(err, new(localError)) {
+		if xerr := extract.finish(); xerr != nil && errors.As(err, new(localError)) {
 			return res, s.fail("download", KindRemote, "the bundle sent by "+j.Runner.Address()+" is malformed: "+xerr.Error(), "")
 		}
 		return res, err
