@@ -4,43 +4,48 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/pybundle/pybundle/images"
 	"github.com/pybundle/pybundle/internal/dagger"
 	"github.com/pybundle/pybundle/pipeline/diagnose"
 	sshdispatch "github.com/pybundle/pybundle/pipeline/dispatch"
+	"github.com/pybundle/pybundle/pipeline/plan"
 	"github.com/pybundle/pybundle/pipeline/report"
 	"github.com/pybundle/pybundle/pipeline/target"
 )
 
-// Paths inside the dispatching container.
+// Paths inside the dispatching container. The key is mounted outside the source's folder, and
+// pipeline/source follows no link out of that folder: no source file can name it.
 const (
 	jobDir        = "/job"
 	runnerKeyPath = "/run/pybundle/runner-key"
 )
 
-// runnerSettings are Build's runner arguments, checked.
-type runnerSettings struct {
+// runnerArgs are Build's runner arguments as given.
+type runnerArgs struct {
+	specs      []string
+	key        *dagger.Secret
+	knownHosts *dagger.File
+	timeout    string
+}
+
+// runners are the runner arguments, checked.
+type runners struct {
 	routes     map[target.Target]sshdispatch.Runner
 	key        *dagger.Secret
 	knownHosts *dagger.File
 	timeout    time.Duration
 }
 
-// planRunners routes the targets (pipeline/dispatch.Route) and checks the runner arguments
-// before anything runs: a missing key is an error now, not after the Linux builds.
-func planRunners(targets []target.Target, runner []string, key *dagger.Secret, knownHosts *dagger.File, timeout string) (runnerSettings, error) {
-	rs := runnerSettings{key: key, knownHosts: knownHosts}
-	names := make([]string, len(targets))
-	for i, t := range targets {
-		names[i] = t.String()
+// plan routes the targets (sshdispatch.Route) and checks the runner arguments before anything
+// runs: a missing key or a bad timeout is an error now, not after the Linux builds.
+func (a runnerArgs) plan(targets []target.Target) (runners, error) {
+	rs := runners{key: a.key, knownHosts: a.knownHosts}
+	fail := func(reason string) (runners, error) {
+		return rs, &diagnose.Error{Stage: "plan", Target: plan.Names(targets), Reason: reason}
 	}
-	fail := func(reason string) (runnerSettings, error) {
-		return rs, &diagnose.Error{Stage: "plan", Target: strings.Join(names, ","), Reason: reason}
-	}
-	routes, err := sshdispatch.Route(targets, runner)
+	routes, err := sshdispatch.Route(targets, a.specs)
 	if err != nil {
 		return fail(err.Error())
 	}
@@ -48,12 +53,12 @@ func planRunners(targets []target.Target, runner []string, key *dagger.Secret, k
 	if len(routes) == 0 {
 		return rs, nil
 	}
-	if key == nil {
+	if a.key == nil {
 		return fail("--runner-key is required with --runner: the private key for the runners' SSH login, as a secret (e.g. --runner-key file:$HOME/.ssh/pybundle_runner)")
 	}
-	d, err := time.ParseDuration(timeout)
+	d, err := time.ParseDuration(a.timeout)
 	if err != nil || d <= 0 {
-		return fail(fmt.Sprintf("--runner-timeout %q: want a positive Go duration such as 45m", timeout))
+		return fail(fmt.Sprintf("--runner-timeout %q: want a positive Go duration such as 45m", a.timeout))
 	}
 	rs.timeout = d
 	return rs, nil
@@ -61,42 +66,30 @@ func planRunners(targets []target.Target, runner []string, key *dagger.Secret, k
 
 // sshClient is the container the dispatch runs in: Debian with OpenSSH's client.
 func (m *Pybundle) sshClient() *dagger.Container {
-	return dag.Container().From(m.BaseImage).
-		WithMountedCache("/var/cache/apt/archives", dag.CacheVolume("pybundle-apt-ssh"), dagger.ContainerWithMountedCacheOpts{Sharing: dagger.CacheSharingModeLocked}).
-		WithExec([]string{"sh", "-c", images.AptInstallScript(images.SSHClientPackages)}).
-		WithoutMount("/var/cache/apt/archives")
+	return m.debian(dag.Container().From(m.BaseImage), "pybundle-apt-ssh", images.SSHClientPackages)
 }
 
-// dispatchOne builds target t on its runner: the inputs are checked here first (the same plan
-// as a Dagger build), then `pybundle-probe dispatch` copies the source and pybundle-runner
-// (cross-compiled for t) over SSH, runs the build there and brings dist/ and report.json back,
-// checked against the runner's report. It returns the runner's report (merged by Build) and
-// the target's dist folder.
-func (m *Pybundle) dispatchOne(ctx context.Context, source *dagger.Directory, t target.Target, rs runnerSettings, mode, name, entry string, hidden []string, noSlim bool, budget string) (report.Report, *dagger.Directory, error) {
+// dispatch builds b on its runner: `pybundle-probe dispatch` copies the source, the plan's
+// options and pybundle-runner (cross-compiled for the target) over SSH, runs the build there
+// and brings dist/ and report.json back, checked against the runner's report. It returns the
+// runner's report (merged by backend) and the target's dist folder.
+func (m *Pybundle) dispatch(ctx context.Context, p *planned, b plan.Build, rs runners) (report.Report, *dagger.Directory, error) {
+	t := b.Target()
 	r := rs.routes[t]
-	_, o, err := m.plan(ctx, source, t.String(), mode, name, entry, hidden, noSlim)
-	if err != nil {
-		return report.Report{}, nil, err
-	}
-	args := []string{"--mode", string(o.Mode), "--name", o.Name, "--entry", o.Entry, "--budget", budget}
-	if len(hidden) > 0 { // only the user's extras: the runner scans the source itself
-		args = append(args, "--hidden-imports", strings.Join(hidden, ","))
-	}
-	if noSlim {
-		args = append(args, "--no-slim")
-	}
+	opts := p.Options
+	opts.Platforms = []target.Target{t}
 	// A remote machine is not content-addressed: every call dispatches (the ID also names the
 	// job's folder on the runner, so concurrent builds never share one).
 	id := fmt.Sprintf("%s-%d", t.Slug(), time.Now().UnixNano())
 	job := sshdispatch.Job{
 		Runner: r, Target: t.String(), ID: id, Key: runnerKeyPath,
 		Binary: jobDir + "/" + t.ExecutableName("pybundle-runner"), Source: jobDir + "/src", Out: jobDir + "/out",
-		Args: args, Artifact: artifactRel(t, o), Timeout: rs.timeout,
+		Options: opts, Artifact: b.Bundle.Artifact(), Timeout: rs.timeout,
 	}
 	ctr := m.sshClient().
 		WithFile(probePath, m.probe(hostPlatform(ctx)), dagger.ContainerWithFileOpts{Permissions: 0o755}).
 		WithFile(job.Binary, m.goBinary("./cmd/pybundle-runner", t), dagger.ContainerWithFileOpts{Permissions: 0o755}).
-		WithDirectory(job.Source, source).
+		WithDirectory(job.Source, p.src).
 		WithMountedSecret(runnerKeyPath, rs.key, dagger.ContainerWithMountedSecretOpts{Mode: 0o400})
 	if rs.knownHosts != nil {
 		job.KnownHosts = jobDir + "/known_hosts"
@@ -129,24 +122,13 @@ func (m *Pybundle) dispatchOne(ctx context.Context, source *dagger.Directory, t 
 		return report.Report{}, nil, fail("the dispatch failed without a reason (a pybundle bug)", nil)
 	}
 	out := run.Directory(job.Out)
-	b, err := out.File("report.json").Contents(ctx)
+	text, err := out.File("report.json").Contents(ctx)
 	if err != nil {
 		return report.Report{}, nil, fail("no report.json came back: "+err.Error(), nil)
 	}
-	rep, err := report.Parse([]byte(b))
+	rep, err := report.Parse([]byte(text))
 	if err != nil {
 		return report.Report{}, nil, fail(err.Error(), nil)
 	}
-	return rep, out.Directory("dist/" + t.Slug()), nil
-}
-
-// runnerError is the answer of the single-stage functions (builder, compile, package…) for a
-// target only a native runner can build: they run in Dagger alone, `build` dispatches.
-func runnerError(ts []target.Target) error {
-	names := make([]string, len(ts))
-	for i, t := range ts {
-		names[i] = t.String()
-	}
-	return &diagnose.Error{Stage: "plan", Target: strings.Join(names, ","),
-		Reason: "PyInstaller is not a cross-compiler and Dagger runs Linux containers only: build these targets with `build --runner ssh://user@host --runner-key …` (a native macOS/Windows runner), or run pybundle-runner on that machine (README: Native runners)"}
+	return rep, out.Directory("dist/" + b.Bundle.Dir()), nil
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pybundle/pybundle/images"
 	"github.com/pybundle/pybundle/internal/dagger"
@@ -13,16 +15,14 @@ import (
 // signer is a Debian container with osslsigncode: Authenticode signing runs on Linux, so a
 // Windows executable or installer can be signed by the same pipeline that built it.
 func (m *Pybundle) signer() *dagger.Container {
-	return dag.Container().From(m.BaseImage).
-		WithMountedCache("/var/cache/apt/archives", dag.CacheVolume("pybundle-apt-signer"), dagger.ContainerWithMountedCacheOpts{Sharing: dagger.CacheSharingModeLocked}).
-		WithExec([]string{"sh", "-c", images.AptInstallScript(images.SignerPackages)}).
-		WithoutMount("/var/cache/apt/archives").
-		WithWorkdir("/work")
+	return m.debian(dag.Container().From(m.BaseImage), "pybundle-apt-signer", images.SignerPackages).WithWorkdir("/work")
 }
 
 // SignWindows signs a Windows executable or installer with Authenticode (osslsigncode). The
 // certificate and its password are Secrets: mounted only while signing, never in a layer, a
 // log or the report. Returns the signed file.
+//
+// +cache="session"
 func (m *Pybundle) SignWindows(
 	ctx context.Context,
 	// The .exe (or .msi/.dll) to sign.
@@ -43,7 +43,9 @@ func (m *Pybundle) SignWindows(
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"osslsigncode", "sign", "-pkcs12", "/run/secrets/cert.p12", "-readpass", "/run/secrets/password",
+	// Bounded: a timestamp server that accepts and never answers must not hold the pipeline.
+	args := []string{"timeout", "-k", "5", strconv.Itoa(int(signTimeout.Seconds())),
+		"osslsigncode", "sign", "-pkcs12", "/run/secrets/cert.p12", "-readpass", "/run/secrets/password",
 		"-h", "sha256", "-n", description, "-in", "/work/in/" + name, "-out", "/work/out/" + name}
 	if timestampUrl != "" {
 		args = append(args, "-ts", timestampUrl)
@@ -54,20 +56,39 @@ func (m *Pybundle) SignWindows(
 		WithMountedSecret("/run/secrets/password", password).
 		WithExec([]string{"mkdir", "-p", "/work/out"}).
 		WithExec(args, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
-	// osslsigncode's exit 255 surfaces as an exec error even with Expect: Any; both mean the
-	// same to a user.
 	code, err := signed.ExitCode(ctx)
-	if err != nil || code != 0 {
+	if err != nil {
+		// The engine's own failure (not osslsigncode's exit): its cause, as it said it.
+		return nil, &diagnose.Error{Stage: "sign", Target: "windows", File: name, Reason: "the signing container failed: " + err.Error()}
+	}
+	if code != 0 {
 		out, _ := signed.Stdout(ctx)
 		errOut, _ := signed.Stderr(ctx)
 		return nil, &diagnose.Error{Stage: "sign", Target: "windows", File: name,
-			Reason: "osslsigncode could not sign it (wrong password, or not a PE file?)", Tail: diagnose.Tail(out+"\n"+errOut, 8)}
+			Reason: signFailure(code, timestampUrl), Tail: diagnose.Tail(out+"\n"+errOut, 8)}
 	}
 	return signed.File("/work/out/" + name), nil
 }
 
+// signTimeout bounds one osslsigncode run, the timestamp request included.
+const signTimeout = 2 * time.Minute
+
+// signFailure says why osslsigncode failed, from its exit status (its output follows as the tail).
+func signFailure(code int, timestampURL string) string {
+	switch {
+	case code == 124 || code == 137:
+		if timestampURL != "" {
+			return fmt.Sprintf("osslsigncode did not finish within %s: the timestamp server %s did not answer", signTimeout, timestampURL)
+		}
+		return fmt.Sprintf("osslsigncode did not finish within %s", signTimeout)
+	}
+	return fmt.Sprintf("osslsigncode could not sign it (exit %d): see its output below (a wrong password, a file that is not a PE, an unreachable timestamp server)", code)
+}
+
 // VerifyWindowsSignature checks a file's Authenticode signature with osslsigncode and returns
 // the signer and digest lines; fails when it is unsigned, tampered with, or not trusted by ca.
+//
+// +cache="session"
 func (m *Pybundle) VerifyWindowsSignature(
 	ctx context.Context,
 	// The signed .exe.

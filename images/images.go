@@ -11,13 +11,44 @@ import (
 	"strings"
 )
 
-// Default public image names. An ordinary engine pulls them from Docker Hub; pybundle's own
-// offline engine serves the same names from its registry mirror, built from Debian packages.
+// Default public image names: what the module uses when no image is given. An ordinary engine
+// pulls them from Docker Hub; pybundle's own offline engine serves the same names from its
+// registry mirror, built from Debian packages.
 const (
 	DefaultBase   = "debian:trixie-slim"
 	DefaultGo     = "golang:1.26-trixie"
 	DefaultPython = "python:3.13-slim"
 )
+
+// Installer is how the builder gets Python, PyInstaller and the backend's dependencies.
+type Installer string
+
+const (
+	// Debian installs BuilderPackages (pinned Debian packages) into DefaultBase.
+	Debian Installer = "debian"
+	// Pip makes a venv in DefaultPython holding the backend's requirements.txt and
+	// PipRequirement.
+	Pip Installer = "pip"
+)
+
+// ParseInstaller reads an installer name; "" is Debian.
+func ParseInstaller(s string) (Installer, error) {
+	switch Installer(strings.ToLower(strings.TrimSpace(s))) {
+	case "", Debian:
+		return Debian, nil
+	case Pip:
+		return Pip, nil
+	}
+	return "", fmt.Errorf("unknown installer %q: want %s or %s", s, Debian, Pip)
+}
+
+// Python is the interpreter PyInstaller runs under in the installer's builder.
+func (i Installer) Python() string {
+	if i == Pip {
+		return VenvDir + "/bin/python"
+	}
+	return "/usr/bin/python3"
+}
 
 // PyInstallerVersion is the PyInstaller every path installs (Debian: trixie-backports
 // 6.22.2+ds-1~bpo13+1; pip: pyinstaller==6.22.2).
@@ -69,6 +100,10 @@ var ElectronBuilderPackages = []Package{
 
 // SignerPackages make the Authenticode signing container.
 var SignerPackages = []Package{{Name: "osslsigncode"}, {Name: "ca-certificates"}}
+
+// GoTestPackages make the Go image able to run pybundle's unit tests: the race detector needs
+// cgo, some tests run python3 and open xz archives.
+var GoTestPackages = []Package{{Name: "gcc"}, {Name: "libc6-dev"}, {Name: "python3"}, {Name: "xz-utils"}}
 
 // SSHClientPackages make the container that dispatches builds to native runners over SSH.
 var SSHClientPackages = []Package{{Name: "openssh-client"}}
@@ -124,13 +159,27 @@ func AptInstallScript(pkgs []Package) string {
 		extra = append(extra, s)
 	}
 	sort.Strings(extra)
+	if len(extra) > 0 {
+		b.WriteString(MirrorScript("/etc/apt"))
+	}
 	for _, s := range extra {
-		fmt.Fprintf(&b, "echo 'deb http://deb.debian.org/debian %s main' > /etc/apt/sources.list.d/%s.list\n", s, s)
+		fmt.Fprintf(&b, "echo \"deb $mirror %s main\" > /etc/apt/sources.list.d/%s.list\n", s, s)
 	}
 	b.WriteString("apt-get update -qq\n")
 	fmt.Fprintf(&b, "apt-get install -y -qq --no-install-recommends %s\n", strings.Join(args, " "))
 	b.WriteString("rm -rf /var/lib/apt/lists/*\n")
 	return b.String()
+}
+
+// MirrorScript sets $mirror to the Debian mirror the image's own apt sources (under etc, e.g.
+// /etc/apt) use, deb822 .sources first, then one-line .list entries: an added suite then comes
+// from the same mirror or proxy as the rest, and no host name is written here. It runs under
+// `set -e` (which command substitution inherits): a missing file must not end it early.
+func MirrorScript(etc string) string {
+	return `mirror=$( { sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p' ` + etc + `/sources.list.d/*.sources 2>/dev/null || true;` +
+		` sed -n 's/^deb[[:space:]]\{1,\}\(\[[^]]*\][[:space:]]\{1,\}\)\{0,1\}\([^[:space:]]*\).*/\2/p' ` + etc + `/sources.list ` + etc + `/sources.list.d/*.list 2>/dev/null || true; } | head -n 1)
+[ -n "$mirror" ] || { echo "pybundle: no Debian mirror found in the image's apt sources (` + etc + `)" >&2; exit 1; }
+`
 }
 
 // DpkgQueryScript prints "name version" for each reported package the image has; packages
@@ -198,4 +247,16 @@ func PipInstallScript(requirementsPath string, extra []string, hashed bool, whee
 		args[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
 	return "set -eu\npython3 -m venv --system-site-packages " + VenvDir + "\n" + strings.Join(args, " ") + "\n"
+}
+
+// ParseFreeze turns `pip freeze --all` output into the report's packages, "pip:<name>" (lower
+// case) → version; editable and direct-URL lines have no version and are left out.
+func ParseFreeze(out string) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if name, v, ok := strings.Cut(strings.TrimSpace(line), "=="); ok && name != "" && v != "" {
+			m["pip:"+strings.ToLower(name)] = v
+		}
+	}
+	return m
 }

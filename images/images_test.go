@@ -1,7 +1,9 @@
 package images
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,7 +12,7 @@ import (
 	is "gotest.tools/v3/assert/cmp"
 )
 
-const backportsLine = "echo 'deb http://deb.debian.org/debian trixie-backports main' > /etc/apt/sources.list.d/trixie-backports.list"
+const backportsLine = `echo "deb $mirror trixie-backports main" > /etc/apt/sources.list.d/trixie-backports.list`
 
 // installArgs returns the arguments of the script's apt-get install line, unquoted.
 func installArgs(t *testing.T, script string) []string {
@@ -323,4 +325,53 @@ func TestDpkgQueryScript(t *testing.T) {
 		assert.Check(t, strings.Contains(s, " "+p), p)
 	}
 	assert.Check(t, strings.HasSuffix(s, "|| true"), "missing packages must not fail the report")
+}
+
+// The backports suite comes from the mirror the image's own sources name: deb822 first, then
+// one-line entries (with options), never a host name of ours.
+func TestMirrorScript(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh:", err)
+	}
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"deb822", map[string]string{"sources.list.d/debian.sources": "Types: deb\nURIs: http://mirror.example/debian\nSuites: trixie trixie-updates\n\nTypes: deb\nURIs: http://security.example/debian-security\n"}, "http://mirror.example/debian"},
+		{"one line", map[string]string{"sources.list": "# comment\ndeb [arch=amd64 signed-by=/k.gpg] http://local:3142/debian bookworm main\n"}, "http://local:3142/debian"},
+		{"list.d", map[string]string{"sources.list.d/a.list": "deb https://m.example/debian trixie main\n"}, "https://m.example/debian"},
+		{"none", map[string]string{"sources.list": "# nothing\n"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			etc := t.TempDir()
+			for name, text := range tc.files {
+				p := filepath.Join(etc, name)
+				assert.NilError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+				assert.NilError(t, os.WriteFile(p, []byte(text), 0o644))
+			}
+			// set -eu, as AptInstallScript runs it: errexit reaches into the command substitution.
+			out, err := exec.Command(sh, "-c", "set -eu\n"+MirrorScript(etc)+`echo "$mirror"`).CombinedOutput()
+			if tc.want == "" {
+				assert.ErrorContains(t, err, "exit status 1")
+				assert.Assert(t, is.Contains(string(out), "no Debian mirror found"))
+				return
+			}
+			assert.NilError(t, err, string(out))
+			assert.Equal(t, strings.TrimSpace(string(out)), tc.want)
+		})
+	}
+}
+
+func TestParseInstaller(t *testing.T) {
+	for in, want := range map[string]Installer{"": Debian, "debian": Debian, " PIP ": Pip} {
+		got, err := ParseInstaller(in)
+		assert.NilError(t, err)
+		assert.Equal(t, got, want)
+	}
+	_, err := ParseInstaller("conda")
+	assert.ErrorContains(t, err, `unknown installer "conda": want debian or pip`)
+	assert.Equal(t, Pip.Python(), VenvDir+"/bin/python")
+	assert.Equal(t, Debian.Python(), "/usr/bin/python3")
 }

@@ -23,8 +23,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pybundle/pybundle/images"
 	"github.com/pybundle/pybundle/pipeline/health"
-	"github.com/pybundle/pybundle/pipeline/spec"
+	"github.com/pybundle/pybundle/pipeline/plan"
+	srctree "github.com/pybundle/pybundle/pipeline/source"
 )
 
 var (
@@ -80,19 +82,23 @@ func main() {
 	cold := timed(append(bust, "compile", "--source", *source, "export", "--path", filepath.Join(tmp, "cold"))...)
 	warm := timed(append(bust, "compile", "--source", *source, "export", "--path", filepath.Join(tmp, "warm"))...)
 	oneFile := timed(append(bust, "compile", "--source", changed, "export", "--path", filepath.Join(tmp, "changed-out"))...)
-	// Bare PyInstaller: the same spec and runtime hook, in the same (cached) builder, no pybundle
-	// stages around it.
-	specFile := filepath.Join(tmp, "peft_engine.spec")
-	dagger("spec", "--source", changed, "export", "--path", specFile)
-	hook := filepath.Join(tmp, spec.RuntimeHookFile)
-	check(os.WriteFile(hook, spec.RuntimeHook(), 0o644))
-	bare := timed(append(bust, "builder",
-		"with-directory", "--path", "/src", "--source", changed,
-		"with-file", "--path", "/src/peft_engine.spec", "--source", specFile,
-		"with-file", "--path", "/src/"+spec.RuntimeHookFile, "--source", hook,
-		"with-env-variable", "--name", "BARE_RUN", "--value", token,
-		"with-exec", "--args", "pyinstaller,--noconfirm,--clean,--log-level,WARN,--distpath,/out/dist,--workpath,/tmp/pyi-build,peft_engine.spec",
-		"directory", "--path", "/out/dist", "export", "--path", filepath.Join(tmp, "bare"))...)
+	// Bare PyInstaller: the plan's spec, runtime hook and command line, in the same (cached)
+	// builder, no pybundle stages around it.
+	tree, err := srctree.Read(changed, nil)
+	check(err)
+	p, err := plan.New(plan.Defaults(), tree)
+	check(err)
+	b := p.Builds[0]
+	args := append(bust, "builder", "with-directory", "--path", "/src", "--source", changed)
+	for _, f := range b.Files {
+		local := filepath.Join(tmp, f.Name)
+		check(os.WriteFile(local, f.Data, 0o644))
+		args = append(args, "with-file", "--path", "/src/"+f.Name, "--source", local)
+	}
+	args = append(args, "with-env-variable", "--name", "BARE_RUN", "--value", token,
+		"with-exec", "--args", strings.Join(append([]string{images.Debian.Python()}, b.PyInstallerArgs("/out/dist", "/tmp/pyi-build")...), ","),
+		"directory", "--path", "/out/dist", "export", "--path", filepath.Join(tmp, "bare"))
+	bare := timed(args...)
 	fmt.Printf("\n## 2. Build time (linux/amd64, onedir)\n\n")
 	fmt.Println("| build | time | ratio |")
 	fmt.Println("|---|---|---|")

@@ -3,9 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/pybundle/pybundle/images"
 )
 
 // Settings are the knobs of one engine instance.
@@ -14,8 +17,8 @@ type Settings struct {
 	NetworkName  string // CNI network name; the bridge is <name>0
 	NetworkCIDR  string
 	RegistryAddr string // host:port of the local registry (loopback only)
-	GoProxy      string // GOPROXY inside Go-SDK containers ("off" keeps module loads offline)
-	Mirror       string // Debian mirror for debootstrap
+	GoProxy      string // GOPROXY inside Go-SDK containers ("off" keeps module loads offline); "" = this machine's `go env GOPROXY`
+	Mirror       string // Debian mirror for debootstrap; "" = the one this machine's apt sources use
 }
 
 // DefaultSettings are what `up` uses unless flags say otherwise.
@@ -25,9 +28,28 @@ func DefaultSettings() Settings {
 		NetworkName:  "pybundle",
 		NetworkCIDR:  "10.213.0.0/16",
 		RegistryAddr: "127.0.0.1:5000",
-		GoProxy:      "https://proxy.golang.org",
-		Mirror:       "http://deb.debian.org/debian",
 	}
+}
+
+// fromMachine fills in the Go proxy and the Debian mirror from this machine's own configuration
+// (`go env GOPROXY`, its apt sources), so a user's proxy or mirror is the one used and no
+// registry host name is written in pybundle.
+func (s *Settings) fromMachine() error {
+	if s.GoProxy == "" {
+		out, err := exec.Command("go", "env", "GOPROXY").Output()
+		if err != nil {
+			return fmt.Errorf("go env GOPROXY: %w", err)
+		}
+		s.GoProxy = strings.TrimSpace(string(out))
+	}
+	if s.Mirror == "" {
+		out, err := exec.Command("sh", "-c", images.MirrorScript("/etc/apt")+`printf '%s' "$mirror"`).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("the Debian mirror of this machine: %s", strings.TrimSpace(string(out)))
+		}
+		s.Mirror = string(out)
+	}
+	return nil
 }
 
 // Bridge is the host interface the CNI bridge plugin creates for our network.

@@ -151,8 +151,8 @@ func TestLayoutIsVersioned(t *testing.T) {
 
 func TestRefusedModuleNamesTheModule(t *testing.T) {
 	for _, tc := range []struct{ out, want string }{
-		{"go: github.com/vito/tuist@v0.1.0: reading https://proxy.golang.org/github.com/vito/tuist/@v/v0.1.0.mod: 404 Not Found", "github.com/vito/tuist@v0.1.0"},
-		{"go: github.com/dagger/dagger@v0.20.0: reading https://proxy.golang.org/...: 410 Gone", "github.com/dagger/dagger@v0.20.0"},
+		{"go: github.com/vito/tuist@v0.1.0: reading https://goproxy.invalid/github.com/vito/tuist/@v/v0.1.0.mod: 404 Not Found", "github.com/vito/tuist@v0.1.0"},
+		{"go: github.com/dagger/dagger@v0.20.0: reading https://goproxy.invalid/...: 410 Gone", "github.com/dagger/dagger@v0.20.0"},
 		{"go: github.com/a/b@v1.2.3: verifying module: checksum mismatch", "github.com/a/b@v1.2.3"},
 		{"everything fine", ""},
 	} {

@@ -39,7 +39,8 @@ func main() {
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	fs.StringVar(&s.Root, "cache", s.Root, "cache root for binaries, root filesystems, engine state and registry (env PYBUNDLE_CACHE)")
 	fs.StringVar(&s.Version, "version", s.Version, "github.com/dagger/dagger tag to build")
-	fs.StringVar(&s.GoProxy, "goproxy", s.GoProxy, "GOPROXY inside Go-SDK containers (\"off\" keeps module loads offline)")
+	fs.StringVar(&s.GoProxy, "goproxy", s.GoProxy, "GOPROXY inside Go-SDK containers (\"off\" keeps module loads offline; default: this machine's go env GOPROXY)")
+	fs.StringVar(&s.Mirror, "mirror", s.Mirror, "Debian mirror for debootstrap (default: the one this machine's apt sources use)")
 	timeout := fs.Duration("timeout", 120*time.Second, "how long to wait for the engine to answer")
 	arm64 := fs.Bool("arm64", true, "register QEMU and publish linux/arm64 base images")
 	moduleDir := fs.String("module", defaultModuleDir(), "the pybundle module whose Go dependencies the Go SDK image is warmed with")
@@ -50,7 +51,9 @@ func main() {
 	var err error
 	switch os.Args[1] {
 	case "up":
-		err = up(ctx, s, *timeout, *arm64, *moduleDir)
+		if err = s.fromMachine(); err == nil {
+			err = up(ctx, s, *timeout, *arm64, *moduleDir)
+		}
 	case "down":
 		err = down(s)
 	case "status":

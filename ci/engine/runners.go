@@ -61,7 +61,7 @@ const (
 	slowRate = "4mbit"
 
 	sshdConfigPath = "/etc/ssh/pybundle_sshd_config"
-	pinnedPyInst   = "pyinstaller==6.22.2"
+	pinnedPyInst   = images.PipRequirement
 	ruleComment    = "pybundle-runner"
 )
 

@@ -10,6 +10,8 @@ import (
 
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
+
+	"github.com/pybundle/pybundle/images"
 )
 
 func TestRunnersEnv(t *testing.T) {
@@ -164,7 +166,7 @@ func TestRunnerBuildScript(t *testing.T) {
 		assert.Check(t, is.Contains(script, "cp -a /home/pybundle /var/lib/pybundle-runner/home"))
 		if r.Python {
 			assert.Check(t, is.Contains(script, "python3.13 -m venv --system-site-packages /home/pybundle/venv"))
-			assert.Check(t, is.Contains(script, "/home/pybundle/venv/bin/pip install --no-index --find-links /home/pybundle/wheels -r /tmp/pybundle-requirements.txt pyinstaller==6.22.2"))
+			assert.Check(t, is.Contains(script, "/home/pybundle/venv/bin/pip install --no-index --find-links /home/pybundle/wheels -r /tmp/pybundle-requirements.txt "+images.PipRequirement))
 		} else {
 			assert.Check(t, !strings.Contains(script, "venv"))
 		}

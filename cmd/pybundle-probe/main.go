@@ -4,7 +4,9 @@
 // Python and nothing else to run a check with.
 //
 //	pybundle-probe verify --artifact PATH [--bundle DIR] [--modules a,b] [--json] ...
+//	pybundle-probe verify --options OPTIONS.json --json   (what the module runs: verify.Options)
 //	pybundle-probe health --artifact PATH [--port 0] [--budget 5s] [--runs 1] [--json] ...
+//	pybundle-probe health --options OPTIONS.json --json   (health.Options)
 //	pybundle-probe dispatch --job JOB.json   (in the module's SSH client container)
 //
 // With --json, stdout carries exactly one JSON document (verify.Result or
@@ -52,9 +54,7 @@ commands:
   verify   check the artifact: exists, executable, size, no-python, imports, glibc
   health   start it, time it to a healthy /api/health, stop it, look for leftovers
   hold     listen on --port until killed (reproduces a port conflict)
-  pack-check  check an extracted electron-builder output: backend at resources/backend,
-              executable, outside app.asar; optionally latest*.yml and package.json
-  dispatch    build one target on a native runner over SSH (--job FILE) and bring it back
+  dispatch build one target on a native runner over SSH (--job FILE) and bring it back
 
 Run 'pybundle-probe <command> -h' for the flags of a command.
 Exit status: 0 pass, 1 a check failed, 2 usage error.
@@ -72,8 +72,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runHealth(ctx, args[1:], stdout, stderr)
 	case "hold":
 		return runHold(ctx, args[1:], stderr)
-	case "pack-check":
-		return runPackCheck(args[1:], stdout, stderr)
 	case "dispatch":
 		return runDispatch(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
@@ -87,8 +85,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("verify", stderr)
 	var o verify.Options
-	var modules, pythonDirs string
+	var modules, pythonDirs, optionsFile string
 	var asJSON bool
+	fs.StringVar(&optionsFile, "options", "", "verify.Options as JSON (replaces the other option flags)")
 	fs.StringVar(&o.Artifact, "artifact", "", "the executable to check (required)")
 	fs.StringVar(&o.Bundle, "bundle", "", "onedir: the folder holding the artifact (default: the artifact itself, onefile)")
 	fs.StringVar(&modules, "modules", "", "comma-separated modules that must import inside the frozen app")
@@ -101,12 +100,18 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	if o.Artifact == "" {
-		return usageError(fs, stderr, "--artifact is required")
-	}
 	o.Modules = splitList(modules, ",")
 	if pythonDirs != "" {
 		o.PythonSearchDirs = splitList(pythonDirs, string(filepath.ListSeparator))
+	}
+	if optionsFile != "" {
+		o = verify.Options{}
+		if err := readOptions(optionsFile, &o); err != nil {
+			return usageError(fs, stderr, err.Error())
+		}
+	}
+	if o.Artifact == "" {
+		return usageError(fs, stderr, "--artifact is required")
 	}
 
 	r, err := verify.Run(ctx, o)
@@ -133,6 +138,8 @@ func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var o health.Options
 	var argv, env listFlag
 	var asJSON, verbose bool
+	var optionsFile string
+	fs.StringVar(&optionsFile, "options", "", "health.Options as JSON (replaces the other option flags)")
 	fs.StringVar(&o.Artifact, "artifact", "", "the executable to start (required)")
 	fs.Var(&argv, "arg", "argument for the backend, before the appended --port N (repeatable)")
 	fs.Var(&env, "env", "KEY=VALUE added to the backend's environment (repeatable)")
@@ -149,18 +156,24 @@ func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
+	o.Args, o.Env = argv, env
+	if optionsFile != "" {
+		o = health.Options{Runs: 1}
+		if err := readOptions(optionsFile, &o); err != nil {
+			return usageError(fs, stderr, err.Error())
+		}
+	}
 	if o.Artifact == "" {
 		return usageError(fs, stderr, "--artifact is required")
 	}
 	if o.Runs < 1 {
 		return usageError(fs, stderr, "--runs must be at least 1")
 	}
-	for _, kv := range env {
+	for _, kv := range o.Env {
 		if !strings.Contains(kv, "=") {
 			return usageError(fs, stderr, fmt.Sprintf("--env %q is not KEY=VALUE", kv))
 		}
 	}
-	o.Args, o.Env = argv, env
 	if verbose {
 		o.Output = stderr
 	}
@@ -196,6 +209,24 @@ func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	return finish(stderr, "health", err, r.Err())
+}
+
+// maxOptions bounds an --options file: a few settings, not a document.
+const maxOptions = 1 << 20
+
+// readOptions decodes an --options file strictly: an unknown field is a bug on the writing side.
+func readOptions(file string, into any) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return fmt.Errorf("--options: %w", err)
+	}
+	defer f.Close()
+	dec := json.NewDecoder(io.LimitReader(f, maxOptions))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		return fmt.Errorf("--options %s: %w", file, err)
+	}
+	return nil
 }
 
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {

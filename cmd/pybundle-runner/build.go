@@ -11,30 +11,31 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pybundle/pybundle/images"
 	"github.com/pybundle/pybundle/pipeline/diagnose"
 	"github.com/pybundle/pybundle/pipeline/health"
+	"github.com/pybundle/pybundle/pipeline/plan"
 	"github.com/pybundle/pybundle/pipeline/report"
-	"github.com/pybundle/pybundle/pipeline/scan"
-	"github.com/pybundle/pybundle/pipeline/spec"
+	"github.com/pybundle/pybundle/pipeline/source"
 	"github.com/pybundle/pybundle/pipeline/verify"
 )
 
-// runBuild is the native pipeline: env → spec → venv → compile → verify → health → report.
-// The spec stage (pure Go: entry point, scan, options) runs before the venv, as the module's
-// plan runs before its builder: bad input is reported before minutes of pip.
+// runBuild is the native executor of the plan: env → plan → venv → compile → verify → health
+// → report. The plan (pure Go: the source read, scanned and checked, the spec decided) comes
+// before the venv, as in the module: bad input is reported before minutes of pip.
 func (a *app) runBuild(ctx context.Context, args []string) error {
 	cfg, err := parseBuild(args, a.hostOS, a.hostArch, a.stderr)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	l := newLayout(cfg.Out, cfg.Target, cfg.Name, cfg.Mode)
-	a.logf("pybundle-runner %s: %s", toolVersion, cfg)
+	t := cfg.Target.String()
+	a.logf("pybundle-runner %s: %s", report.ToolVersion, cfg)
 	// A previous run's report would vouch for a bundle this run replaces: gone before anything
 	// else, so a failed run leaves no report at all.
-	for _, p := range []string{l.Report, l.Summary} {
+	for _, p := range []string{filepath.Join(cfg.Out, "report.json"), filepath.Join(cfg.Out, "summary.txt")} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return &diagnose.Error{Stage: "report", Target: cfg.Target.String(), File: p, Reason: err.Error()}
+			return &diagnose.Error{Stage: "report", Target: t, File: p, Reason: err.Error()}
 		}
 	}
 
@@ -42,7 +43,7 @@ func (a *app) runBuild(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	o, err := a.stageSpec(cfg, l)
+	b, f, err := a.stagePlan(cfg)
 	if err != nil {
 		return err
 	}
@@ -50,34 +51,26 @@ func (a *app) runBuild(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := a.stageCompile(ctx, cfg, l, v, o); err != nil {
+	if err := a.stageCompile(ctx, t, f, v, b); err != nil {
 		return err
 	}
 
-	t := cfg.Target.String()
-	a.logf("verify: %s", l.Artifact)
-	vo := verify.Options{Artifact: l.Artifact, Modules: o.RequiredModules, PythonSearchDirs: []string{}}
-	if o.Mode == spec.OneDir {
-		vo.Bundle = l.Bundle
-	}
+	a.logf("verify: %s", b.Bundle.Artifact())
+	vo := b.VerifyOptions(f.DistDir, false)
+	vo.PythonSearchDirs = []string{} // Python is here by design: plan.NoPythonSkipped
 	vr, err := verify.Run(ctx, vo)
 	if err != nil {
-		return &diagnose.Error{Stage: "verify", Target: t, File: l.ArtifactRel, Reason: err.Error()}
+		return &diagnose.Error{Stage: "verify", Target: t, File: b.Bundle.Artifact(), Reason: err.Error()}
 	}
-
 	var hr *health.Result
 	if vr.OK && !cfg.SkipHealth {
-		a.logf("health: starting %s, budget %s", l.Artifact, cfg.Budget)
-		if err := os.Remove(l.HealthDB); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return &diagnose.Error{Stage: "health", Target: t, File: l.HealthDB, Reason: err.Error()}
-		}
+		a.logf("health: starting %s, budget %s", b.Bundle.Artifact(), b.Budget)
 		if a.hostOS == "linux" {
 			_ = health.BecomeSubreaper() // best effort: orphans of the backend stay findable
 		}
-		r, err := health.Probe(ctx, health.Options{Artifact: l.Artifact, Budget: cfg.Budget,
-			Env: []string{"APP_DB_PATH=" + l.HealthDB}})
+		r, err := health.Probe(ctx, b.HealthOptions(f.DistDir, false))
 		if err != nil {
-			return &diagnose.Error{Stage: "health", Target: t, File: l.ArtifactRel, Reason: err.Error()}
+			return &diagnose.Error{Stage: "health", Target: t, File: b.Bundle.Artifact(), Reason: err.Error()}
 		}
 		hr = &r
 	}
@@ -86,24 +79,23 @@ func (a *app) runBuild(ctx context.Context, args []string) error {
 	if host == "" {
 		host = "unknown"
 	}
-	e := makeEntry(entryInput{GOOS: a.hostOS, Target: cfg.Target, Options: o, Layout: l, Verify: vr,
-		Health: hr, HealthSkipped: cfg.SkipHealth, PyInstaller: pyinstaller, Packages: pkgs,
-		Duration: time.Since(start), Host: host})
+	e := b.Entry(plan.Outcome{Verify: vr, Health: hr, HealthSkipped: cfg.SkipHealth, PyInstaller: pyinstaller,
+		Packages: pkgs, Duration: time.Since(start), Builder: "runner:" + host, Native: true})
 	for _, c := range e.Checks {
 		a.logf("%-4s %-10s %s", okWord(c.OK), c.Name, c.Detail)
 	}
-	rep := report.Report{Tool: "pybundle", Version: toolVersion}
+	rep := report.New()
 	rep.Add(e)
-	if err := writeReport(l, rep); err != nil {
-		return &diagnose.Error{Stage: "report", Target: t, File: l.Report, Reason: err.Error()}
+	if err := writeReport(f, rep); err != nil {
+		return &diagnose.Error{Stage: "report", Target: t, File: f.Report, Reason: err.Error()}
 	}
 	fmt.Fprint(a.stdout, rep.Table())
-	a.logf("report: %s", l.Report)
-	return entryError(e, hr)
+	a.logf("report: %s", f.Report)
+	return plan.EntryError(e, hr)
 }
 
 // writeReport writes report.json and summary.txt.
-func writeReport(l layout, rep report.Report) error {
+func writeReport(l folders, rep report.Report) error {
 	js, err := rep.JSON()
 	if err != nil {
 		return err
@@ -112,25 +104,6 @@ func writeReport(l layout, rep report.Report) error {
 		return err
 	}
 	return os.WriteFile(l.Summary, []byte(rep.Table()), 0o644)
-}
-
-// entryError is the stage error for the first failed check of a written entry, nil if none.
-func entryError(e report.Entry, hr *health.Result) error {
-	for _, c := range e.Checks {
-		if c.OK {
-			continue
-		}
-		err := &diagnose.Error{Stage: "verify", Target: e.Target, File: e.Artifact,
-			Reason: fmt.Sprintf("check %s failed: %s", c.Name, c.Detail)}
-		if c.Name == "health" {
-			err.Stage, err.Reason = "health", c.Detail
-			if hr != nil {
-				err.Tail = hr.LogTail
-			}
-		}
-		return err
-	}
-	return nil
 }
 
 // stageEnv is step 1: the pinned Python, for the target's architecture.
@@ -146,51 +119,51 @@ func (a *app) stageEnv(ctx context.Context, c envConfig) (pythonInfo, error) {
 	return py, nil
 }
 
-// stageSpec is step 3: the source copied to <out>/work/src, scanned, and the spec and the
-// runtime hook written next to the copy, exactly as the module's plan and compile do.
-func (a *app) stageSpec(cfg buildConfig, l layout) (spec.Options, error) {
+// stagePlan reads the source (links leaving it are not followed), makes the plan for this
+// runner's target, copies the source's files to <out>/work/src and writes the plan's generated
+// files (spec, runtime hook) next to the copy, never into the user's folder.
+func (a *app) stagePlan(cfg buildConfig) (plan.Build, folders, error) {
 	t := cfg.Target.String()
-	fail := func(file, format string, args ...any) (spec.Options, error) {
-		return spec.Options{}, &diagnose.Error{Stage: "spec", Target: t, File: file, Reason: fmt.Sprintf(format, args...)}
+	fail := func(file string, err error) (plan.Build, folders, error) {
+		return plan.Build{}, folders{}, &diagnose.Error{Stage: "plan", Target: t, File: file, Reason: err.Error()}
 	}
-	if fi, err := os.Stat(filepath.Join(cfg.Source, filepath.FromSlash(cfg.Entry))); err != nil || fi.IsDir() {
-		return fail(cfg.Entry, "entry point not found in the source folder (pass --entry if it has another name)")
+	// The output folder and venv may lie inside the source: never part of it.
+	var ignore []string
+	for _, p := range []string{cfg.Out, cfg.Venv} {
+		if p != "" && within(p, cfg.Source) {
+			rel, _ := filepath.Rel(canonical(cfg.Source), canonical(p))
+			ignore = append(ignore, "/"+filepath.ToSlash(rel)+"/")
+		}
 	}
-	if err := copySource(cfg.Source, l.WorkSrc, cfg.Out, cfg.Venv); err != nil {
-		return fail("", "copying the source to %s: %v", l.WorkSrc, err)
-	}
-	fsys := os.DirFS(l.WorkSrc)
-	res, err := scan.Scan(fsys)
+	tree, err := source.Read(cfg.Source, ignore)
 	if err != nil {
-		return spec.Options{}, &diagnose.Error{Stage: "scan", Target: t, Reason: err.Error()}
+		return fail("", err)
 	}
-	for _, f := range res.Unresolved {
+	for _, s := range tree.Skipped {
+		a.logf("plan: %s: %s", s.Path, s.Reason)
+	}
+	p, err := plan.New(cfg.Options, tree)
+	if err != nil {
+		return plan.Build{}, folders{}, err
+	}
+	for _, f := range p.Scan.Unresolved {
 		a.logf("scan: %s:%d: %s(%s) imports a module by a name the scanner cannot work out: add it with --hidden-imports if the app needs it", f.File, f.Line, f.Call, f.Expr)
 	}
-	o := spec.Options{
-		Name:          cfg.Name,
-		Entry:         cfg.Entry,
-		Target:        cfg.Target,
-		Mode:          cfg.Mode,
-		HiddenImports: append(append([]string{}, res.HiddenImports...), cfg.HiddenImports...),
-		Datas:         spec.DefaultDatas(fsys),
-		Slim:          !cfg.NoSlim,
-	}.WithDefaults()
-	if err := o.Validate(); err != nil {
-		return fail("", "%v", err)
+	b := p.Builds[0]
+	f := newFolders(cfg.Out, b.Bundle)
+	if err := os.RemoveAll(f.WorkSrc); err != nil {
+		return fail(f.WorkSrc, err)
 	}
-	text, err := spec.Generate(o)
-	if err != nil {
-		return fail("", "%v", err)
+	if err := tree.CopyTo(f.WorkSrc); err != nil {
+		return fail("", fmt.Errorf("copying the source to %s: %w", f.WorkSrc, err))
 	}
-	if err := os.WriteFile(filepath.Join(l.WorkSrc, o.SpecFileName()), text, 0o644); err != nil {
-		return fail(o.SpecFileName(), "%v", err)
+	for _, g := range b.Files {
+		if err := os.WriteFile(filepath.Join(f.WorkSrc, filepath.FromSlash(g.Name)), g.Data, 0o644); err != nil {
+			return fail(g.Name, err)
+		}
 	}
-	if err := os.WriteFile(filepath.Join(l.WorkSrc, spec.RuntimeHookFile), spec.RuntimeHook(), 0o644); err != nil {
-		return fail(spec.RuntimeHookFile, "%v", err)
-	}
-	a.logf("spec: %s (%d hidden imports, %d data entries) in %s", o.SpecFileName(), len(o.HiddenImports), len(o.Datas), l.WorkSrc)
-	return o, nil
+	a.logf("plan: %s (%d hidden imports, %d data entries) in %s", b.SpecFile(), len(b.Spec.HiddenImports), len(b.Spec.Datas), f.WorkSrc)
+	return b, f, nil
 }
 
 // stageVenv is step 2: the venv with the backend's requirements and the pinned PyInstaller,
@@ -249,27 +222,27 @@ func (a *app) stageVenv(ctx context.Context, cfg buildConfig, py pythonInfo) (ve
 	if err != nil {
 		return fail(cfg.Venv, "pip freeze failed: "+err.Error(), nil)
 	}
-	pkgs := parseFreeze(freeze)
+	pkgs := images.ParseFreeze(freeze)
 	pkgs["python"] = py.Version.String()
 	a.logf("env: PyInstaller %s in %s", pyinstaller, v.Dir)
 	return v, pyinstaller, pkgs, nil
 }
 
-// stageCompile is step 4: the venv's PyInstaller on the generated spec, with the module's
-// reproducibility settings; a failure is explained by diagnose.Compile.
-func (a *app) stageCompile(ctx context.Context, cfg buildConfig, l layout, v venv, o spec.Options) error {
-	t := cfg.Target.String()
-	if err := os.RemoveAll(l.DistDir); err != nil { // a onedir folder and a onefile file share a name
-		return &diagnose.Error{Stage: "compile", Target: t, File: l.DistDir, Reason: err.Error()}
+// stageCompile runs the venv's PyInstaller with the plan's arguments and environment; a
+// failure is explained by diagnose.Compile.
+func (a *app) stageCompile(ctx context.Context, t string, f folders, v venv, b plan.Build) error {
+	if err := os.RemoveAll(f.DistDir); err != nil { // a onedir folder and a onefile file share a name
+		return &diagnose.Error{Stage: "compile", Target: t, File: f.DistDir, Reason: err.Error()}
 	}
 	// PyInstaller reports paths as Python sees them, symlinks resolved (/var → /private/var on
 	// macOS): run it from, and explain its output against, the resolved folder.
-	src := l.WorkSrc
+	src := f.WorkSrc
 	if real, err := filepath.EvalSymlinks(src); err == nil {
 		src = real
 	}
-	a.logf("compile: PyInstaller %s → %s", o.SpecFileName(), l.DistDir)
-	out, err := a.command(ctx, src, compileEnv(os.Environ()), pyinstallerArgs(v, l, o.SpecFileName())...)
+	a.logf("compile: PyInstaller %s → %s", b.SpecFile(), f.DistDir)
+	argv := append([]string{v.Python()}, b.PyInstallerArgs(f.DistDir, f.WorkBuild)...)
+	out, err := a.command(ctx, src, append(os.Environ(), plan.Env()...), argv...)
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
@@ -293,23 +266,6 @@ func compileError(target, srcRoot, output string) *diagnose.Error {
 	}
 	e.File = strings.TrimLeft(e.File, "/")
 	return e
-}
-
-// pyinstallerArgs is the compile command, the module's but with the runner's folders. It runs
-// `python -m PyInstaller`, the same module the version check asked, rather than the venv's
-// pyinstaller script: a venv with system site packages (an offline runner's) has no script.
-func pyinstallerArgs(v venv, l layout, specFile string) []string {
-	return []string{v.Python(), "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
-		"--distpath", l.DistDir, "--workpath", l.WorkBuild, specFile}
-}
-
-// compileEnv is the environment PyInstaller runs in: the inherited one plus the module's
-// reproducibility settings (later entries win in os/exec).
-func compileEnv(base []string) []string {
-	return append(append([]string{}, base...),
-		"PYTHONHASHSEED="+pythonHashSeed,
-		"SOURCE_DATE_EPOCH="+sourceDateEpoch,
-		"PYTHONDONTWRITEBYTECODE=1")
 }
 
 // displayPath is p relative to dir when inside it (slash-separated), else p.

@@ -11,7 +11,9 @@ import (
 
 	"gotest.tools/v3/assert"
 
+	"github.com/pybundle/pybundle/pipeline/plan"
 	"github.com/pybundle/pybundle/pipeline/report"
+	"github.com/pybundle/pybundle/pipeline/source"
 	"github.com/pybundle/pybundle/pipeline/spec"
 	"github.com/pybundle/pybundle/pipeline/target"
 )
@@ -110,7 +112,9 @@ func (f fakes) calls(t *testing.T) string {
 // backendCopy copies the sample backend into a temp folder (the tests prove it stays as it was).
 func backendCopy(t *testing.T) string {
 	src := filepath.Join(t.TempDir(), "backend")
-	assert.NilError(t, copySource(filepath.Join("..", "..", "testdata", "backend"), src))
+	tree, err := source.Read(filepath.Join("..", "..", "testdata", "backend"), nil)
+	assert.NilError(t, err)
+	assert.NilError(t, tree.CopyTo(src))
 	return src
 }
 
@@ -168,7 +172,7 @@ func TestBuildSuccessWithFakes(t *testing.T) {
 	rep, err := report.Parse(b)
 	assert.NilError(t, err)
 	assert.Equal(t, rep.Tool, "pybundle")
-	assert.Equal(t, rep.Version, toolVersion)
+	assert.Equal(t, rep.Version, report.ToolVersion)
 	assert.Equal(t, len(rep.Entries), 1)
 	e := rep.Entries[0]
 	slug := strings.ReplaceAll(hostTarget(), "/", "-")
@@ -187,7 +191,7 @@ func TestBuildSuccessWithFakes(t *testing.T) {
 		names = append(names, c.Name)
 		switch c.Name {
 		case "no-python":
-			assert.Equal(t, c.Detail, NoPythonSkipped)
+			assert.Equal(t, c.Detail, plan.NoPythonSkipped)
 		case "health":
 			assert.Equal(t, c.Detail, "skipped: --skip-health")
 		}
@@ -225,7 +229,7 @@ func TestBuildStageErrors(t *testing.T) {
 		want  string
 	}{
 		{"no entry point", nil, []string{"--entry", "app.py"}, nil,
-			"spec %s: app.py: entry point not found in the source folder (pass --entry if it has another name)"},
+			"plan %s: app.py: entry point not found in the source folder"},
 		{"no requirements", func(t *testing.T, src string) { assert.NilError(t, os.Remove(filepath.Join(src, "requirements.txt"))) }, nil, nil,
 			"venv %s: requirements.txt: cannot read it (no such file or directory)"},
 		{"hashes without pyinstaller", func(t *testing.T, src string) {
@@ -235,7 +239,7 @@ func TestBuildStageErrors(t *testing.T) {
 		{"wrong pyinstaller", nil, nil, map[string]string{"FAKE_PYI_VERSION": "6.11.1"},
 			`venv %s: requirements.txt: the venv has PyInstaller "6.11.1", pybundle builds with 6.22.2`},
 		{"wrong python", nil, nil, map[string]string{"FAKE_VERSION": "3.12.8"}, "env %s: --python "},
-		{"bad hidden import", nil, []string{"--hidden-imports", "not a module"}, nil, `spec %s: hidden import "not a module"`},
+		{"bad hidden import", nil, []string{"--hidden-imports", "not-a.module"}, nil, `plan %s: hidden import "not-a.module"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := backendCopy(t)

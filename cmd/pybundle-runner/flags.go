@@ -1,17 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
-	"time"
 
-	"github.com/pybundle/pybundle/pipeline/health"
-	"github.com/pybundle/pybundle/pipeline/spec"
+	"github.com/pybundle/pybundle/pipeline/plan"
 	"github.com/pybundle/pybundle/pipeline/target"
 )
 
@@ -31,15 +32,13 @@ type envConfig struct {
 // buildConfig is a parsed `build` command line; every path is absolute.
 type buildConfig struct {
 	envConfig
-	Source, Out   string
-	Mode          spec.Mode
-	Name, Entry   string
-	Requirements  string
-	Wheelhouse    string
-	Budget        time.Duration
-	SkipHealth    bool
-	HiddenImports []string
-	NoSlim        bool
+	Source, Out  string
+	Requirements string
+	Wheelhouse   string
+	SkipHealth   bool
+	// Options are the build's options: plan.Defaults, then --options (a dispatched job's), then
+	// the option flags; Platforms is this runner's one target.
+	Options plan.Options
 }
 
 // newFlagSet returns a flag set whose errors and usage go to w, and that never exits.
@@ -122,24 +121,47 @@ func resolvePlatform(p, hostOS, hostArch string) (target.Target, error) {
 	return t, nil
 }
 
+// maxOptionsFile bounds --options: a few settings, not a document.
+const maxOptionsFile = 1 << 20
+
+// registerOptions adds a flag per build option (plan.Keys, but platforms: a runner builds its
+// own --platform) that records what was given, in order.
+func registerOptions(fs *flag.FlagSet, given *[]plan.Arg) {
+	for _, k := range plan.Keys {
+		if k.Name == "platforms" {
+			continue
+		}
+		help := k.Help
+		if k.Default != "" {
+			help += " (default " + k.Default + ")"
+		}
+		record := func(v string) error {
+			*given = append(*given, plan.Arg{Key: k.Name, Values: []string{v}})
+			return nil
+		}
+		if k.Kind == plan.KindBool {
+			fs.BoolFunc(k.Name, help, record)
+		} else {
+			fs.Func(k.Name, help, record)
+		}
+	}
+}
+
 // parseBuild parses the build command line.
 func parseBuild(args []string, hostOS, hostArch string, stderr io.Writer) (buildConfig, error) {
 	var c buildConfig
 	fs := newFlagSet("build", stderr)
 	var ef envFlags
-	var source, out, mode, requirements, wheelhouse, hidden string
+	var source, out, requirements, wheelhouse, options string
+	var given []plan.Arg
 	ef.register(fs)
 	fs.StringVar(&source, "source", "", "backend source folder, holding the entry point (required; never written to)")
 	fs.StringVar(&out, "out", "", "output folder: .venv, work/, dist/<os>-<arch>/, report.json, summary.txt (required)")
-	fs.StringVar(&mode, "mode", string(spec.OneDir), "bundle layout: onedir (fastest start) or onefile")
-	fs.StringVar(&c.Name, "name", target.DefaultName, "executable name (\".exe\" is added on Windows)")
-	fs.StringVar(&c.Entry, "entry", "main.py", "entry script, relative to the source folder")
 	fs.StringVar(&requirements, "requirements", "", "the backend's requirements file (default <source>/requirements.txt); --hash lines switch pip to --require-hashes")
 	fs.StringVar(&wheelhouse, "wheelhouse", "", "install only from this folder of wheels (pip --no-index --find-links)")
-	fs.DurationVar(&c.Budget, "budget", health.DefaultBudget, "start-up budget: longest acceptable time to the first healthy /api/health")
 	fs.BoolVar(&c.SkipHealth, "skip-health", false, "do not start the backend (the report records health as skipped)")
-	fs.StringVar(&hidden, "hidden-imports", "", "extra hidden imports, comma-separated, beyond those the scanner finds")
-	fs.BoolVar(&c.NoSlim, "no-slim", false, "keep setuptools/pkg_resources in the bundle (PyInstaller's default; slower start)")
+	fs.StringVar(&options, "options", "", "build options as JSON (what a dispatched job carries); option flags override them")
+	registerOptions(fs, &given)
 	if err := parseFlags(fs, args, false); err != nil {
 		return c, err
 	}
@@ -153,25 +175,18 @@ func parseBuild(args []string, hostOS, hostArch string, stderr io.Writer) (build
 	if c.Out, err = filepath.Abs(out); err != nil {
 		return c, usageErr("--out: %v", err)
 	}
-	if same(c.Source, c.Out) || within(c.Source, c.Out) {
+	if sameFile(c.Source, c.Out) || within(c.Source, c.Out) {
 		return c, usageErr("--out %s: must not be the source folder or contain it (the runner replaces <out>/work)", out)
 	}
 	if c.envConfig, err = ef.resolve(hostOS, hostArch, c.Out); err != nil {
 		return c, err
 	}
-	if c.VenvSet && (same(c.Source, c.Venv) || within(c.Source, c.Venv)) {
+	if c.VenvSet && (sameFile(c.Source, c.Venv) || within(c.Source, c.Venv)) {
 		return c, usageErr("--venv %s: must not be the source folder or contain it", c.Venv)
 	}
-	if c.Mode, err = spec.ParseMode(mode); err != nil {
-		return c, usageErr("--mode: %v", err)
+	if c.Options, err = buildOptions(options, given, c.Target); err != nil {
+		return c, err
 	}
-	if c.Budget <= 0 {
-		return c, usageErr("--budget must be positive, e.g. 5s")
-	}
-	if c.Entry == "" {
-		return c, usageErr("--entry must not be empty")
-	}
-	c.Entry = filepath.ToSlash(c.Entry)
 	if requirements == "" {
 		c.Requirements = filepath.Join(c.Source, "requirements.txt")
 	} else if c.Requirements, err = filepath.Abs(requirements); err != nil {
@@ -182,8 +197,51 @@ func parseBuild(args []string, hostOS, hostArch string, stderr io.Writer) (build
 			return c, err
 		}
 	}
-	c.HiddenImports = splitList(hidden)
 	return c, nil
+}
+
+// buildOptions are plan.Defaults, then the --options file, then the flags given, for target t.
+func buildOptions(file string, given []plan.Arg, t target.Target) (plan.Options, error) {
+	o := plan.Defaults()
+	if file != "" {
+		b, err := readBounded(file, maxOptionsFile)
+		if err != nil {
+			return o, usageErr("--options: %v", err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&o); err != nil {
+			return o, usageErr("--options %s: %v", file, err)
+		}
+	}
+	if err := o.Apply(given...); err != nil {
+		return o, usageErr("%v", err)
+	}
+	o.Platforms = []target.Target{t}
+	if err := o.Validate(); err != nil {
+		return o, usageErr("%v", err)
+	}
+	return o, nil
+}
+
+// readBounded reads at most max bytes of a regular file.
+func readBounded(p string, max int64) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, cause(err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", p)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: over %d bytes", p, max)
+	}
+	return b, nil
 }
 
 // parseEnv parses the env command line: the shared flags plus --out for the default venv.
@@ -222,22 +280,52 @@ func absDir(flagName, p string) (string, error) {
 	return abs, nil
 }
 
-// within reports whether p lies strictly inside dir (both absolute, cleaned).
+// within reports whether p lies strictly inside dir. Both are compared as they are on disk
+// (canonical): an alias through a symlink, or another letter case on a case-insensitive file
+// system, is the same folder.
 func within(p, dir string) bool {
+	p, dir = canonical(p), canonical(dir)
+	if foldCase {
+		p, dir = strings.ToLower(p), strings.ToLower(dir)
+	}
 	rel, err := filepath.Rel(dir, p)
 	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
 
-func same(a, b string) bool { return filepath.Clean(a) == filepath.Clean(b) }
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
+// sameFile reports whether a and b name the same folder: canonically equal, or, both
+// existing, the same file by identity.
+func sameFile(a, b string) bool {
+	ca, cb := canonical(a), canonical(b)
+	if ca == cb || foldCase && strings.EqualFold(ca, cb) {
+		return true
 	}
-	return out
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
+}
+
+// foldCase: macOS and Windows file systems are case-insensitive by default.
+var foldCase = runtime.GOOS == "darwin" || runtime.GOOS == "windows"
+
+// canonical is p absolute and cleaned with its longest existing prefix resolved through
+// symlinks (the part that does not exist yet appended as written).
+func canonical(p string) string {
+	p, err := filepath.Abs(p)
+	if err != nil {
+		return filepath.Clean(p)
+	}
+	rest := ""
+	for cur := p; ; {
+		if r, err := filepath.EvalSymlinks(cur); err == nil {
+			return filepath.Join(r, rest)
+		}
+		parent := filepath.Dir(cur)
+		if parent == cur {
+			return p
+		}
+		rest = filepath.Join(filepath.Base(cur), rest)
+		cur = parent
+	}
 }
 
 // cause strips the *PathError wrapper whose path the caller already prints.
@@ -251,5 +339,6 @@ func cause(err error) error {
 
 // String renders a config for the log.
 func (c buildConfig) String() string {
-	return fmt.Sprintf("%s %s %s from %s (entry %s) into %s", c.Target, c.Mode, c.Name, c.Source, c.Entry, c.Out)
+	o := c.Options
+	return fmt.Sprintf("%s %s %s from %s (entry %s) into %s", c.Target, o.Mode, o.Name, c.Source, o.Entry, c.Out)
 }

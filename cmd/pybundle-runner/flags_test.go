@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -12,7 +13,8 @@ import (
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
 
-	"github.com/pybundle/pybundle/pipeline/spec"
+	"github.com/pybundle/pybundle/pipeline/layout"
+	"github.com/pybundle/pybundle/pipeline/plan"
 	"github.com/pybundle/pybundle/pipeline/target"
 )
 
@@ -24,18 +26,19 @@ func TestParseBuildDefaults(t *testing.T) {
 	assert.Equal(t, c.Source, src)
 	assert.Equal(t, c.Out, out)
 	assert.Equal(t, c.Target, target.Target{OS: "darwin", Arch: "arm64"})
-	assert.Equal(t, c.Mode, spec.OneDir)
-	assert.Equal(t, c.Name, "peft_engine")
-	assert.Equal(t, c.Entry, "main.py")
+	assert.Equal(t, c.Options.Mode, layout.OneDir)
+	assert.Equal(t, c.Options.Name, "peft_engine")
+	assert.Equal(t, c.Options.Entry, "main.py")
+	assert.DeepEqual(t, c.Options.Platforms, []target.Target{{OS: "darwin", Arch: "arm64"}})
 	assert.Equal(t, c.Pin.String(), "3.13")
 	assert.Equal(t, c.Venv, filepath.Join(out, ".venv"))
 	assert.Equal(t, c.VenvSet, false)
 	assert.Equal(t, c.Requirements, filepath.Join(src, "requirements.txt"))
 	assert.Equal(t, c.Wheelhouse, "")
-	assert.Equal(t, c.Budget, 5*time.Second)
+	assert.Equal(t, c.Options.Budget, 5*time.Second)
 	assert.Equal(t, c.SkipHealth, false)
-	assert.Equal(t, c.NoSlim, false)
-	assert.Assert(t, is.Len(c.HiddenImports, 0))
+	assert.Equal(t, c.Options.Slim, true)
+	assert.Assert(t, is.Len(c.Options.HiddenImports, 0))
 }
 
 func TestParseBuildAllFlags(t *testing.T) {
@@ -45,23 +48,23 @@ func TestParseBuildAllFlags(t *testing.T) {
 		"--mode", "OneFile", "--name", "engine", "--entry", "app/server.py",
 		"--python", `py -3.13`, "--python-version", "3.13.5", "--venv", filepath.Join(base, "v"),
 		"--requirements", filepath.Join(base, "req.txt"), "--wheelhouse", wheels,
-		"--budget", "750ms", "--skip-health", "--hidden-imports", "a.b, c ,", "--no-slim",
+		"--budget", "750ms", "--skip-health", "--hidden-imports", "a.b, c ,", "--slim=false",
 	}, "windows", "amd64", io.Discard)
 	assert.NilError(t, err)
 	assert.Equal(t, c.Target, target.Target{OS: "windows", Arch: "amd64"})
-	assert.Equal(t, c.Mode, spec.OneFile)
-	assert.Equal(t, c.Name, "engine")
-	assert.Equal(t, c.Entry, "app/server.py")
+	assert.Equal(t, c.Options.Mode, layout.OneFile)
+	assert.Equal(t, c.Options.Name, "engine")
+	assert.Equal(t, c.Options.Entry, "app/server.py")
 	assert.Equal(t, c.Python, "py -3.13")
 	assert.Equal(t, c.Pin.String(), "3.13.5")
 	assert.Equal(t, c.Venv, filepath.Join(base, "v"))
 	assert.Equal(t, c.VenvSet, true)
 	assert.Equal(t, c.Requirements, filepath.Join(base, "req.txt"))
 	assert.Equal(t, c.Wheelhouse, wheels)
-	assert.Equal(t, c.Budget, 750*time.Millisecond)
+	assert.Equal(t, c.Options.Budget, 750*time.Millisecond)
 	assert.Equal(t, c.SkipHealth, true)
-	assert.DeepEqual(t, c.HiddenImports, []string{"a.b", "c"})
-	assert.Equal(t, c.NoSlim, true)
+	assert.DeepEqual(t, c.Options.HiddenImports, []string{"a.b", "c"})
+	assert.Equal(t, c.Options.Slim, false)
 }
 
 func TestParseBuildRelativePathsBecomeAbsolute(t *testing.T) {
@@ -105,9 +108,12 @@ func TestParseBuildErrors(t *testing.T) {
 		{"unsupported host", base, "windows/arm64", "--platform auto: this machine is windows/arm64, which pybundle cannot build for"},
 		{"old pin", append(base, "--python-version", "3.9"), "linux/amd64", "--python-version: 3.9 is too old: pybundle needs Python 3.10 or newer"},
 		{"bad pin", append(base, "--python-version", "three"), "linux/amd64", `want X.Y or X.Y.Z`},
-		{"zero budget", append(base, "--budget", "0s"), "linux/amd64", "--budget must be positive"},
-		{"bad budget", append(base, "--budget", "fast"), "linux/amd64", `invalid value "fast"`},
-		{"empty entry", append(base, "--entry", ""), "linux/amd64", "--entry must not be empty"},
+		{"zero budget", append(base, "--budget", "0s"), "linux/amd64", `budget: "0s": must be positive`},
+		{"bad budget", append(base, "--budget", "fast"), "linux/amd64", `budget: "fast": want a Go duration such as 5s`},
+		{"empty entry", append(base, "--entry", ""), "linux/amd64", "entry: empty"},
+		{"bad slim", append(base, "--slim=maybe"), "linux/amd64", `slim: strconv.ParseBool: parsing "maybe"`},
+		{"options file missing", append(base, "--options", filepath.Join(src, "none.json")), "linux/amd64", "--options: "},
+		{"options file unknown key", append(base, "--options", file), "linux/amd64", "--options " + file + ": invalid character"},
 		{"missing wheelhouse", append(base, "--wheelhouse", filepath.Join(src, "wheels")), "linux/amd64", "--wheelhouse"},
 		{"positional", append(base, "extra"), "linux/amd64", `unexpected argument "extra"`},
 		{"unknown flag", append(base, "--fast"), "linux/amd64", "flag provided but not defined: -fast"},
@@ -120,6 +126,43 @@ func TestParseBuildErrors(t *testing.T) {
 			assert.Assert(t, errors.As(err, &u), "want a usage error (exit 2), got %T", err)
 		})
 	}
+}
+
+// Found by review: --source /x/proj/work/src --out /x/alias with alias -> proj passed the text
+// comparison, and the copy step would have removed the source.
+func TestParseBuildOutThroughAnAlias(t *testing.T) {
+	base := t.TempDir()
+	src := filepath.Join(base, "proj", "work", "src")
+	assert.NilError(t, os.MkdirAll(src, 0o755))
+	assert.NilError(t, os.Symlink(filepath.Join(base, "proj"), filepath.Join(base, "alias")))
+	_, err := parseBuild([]string{"--source", src, "--out", filepath.Join(base, "alias")}, "linux", "amd64", io.Discard)
+	assert.ErrorContains(t, err, "must not be the source folder or contain it")
+	_, err = parseBuild([]string{"--source", filepath.Join(base, "alias", "work", "src"), "--out", filepath.Join(base, "proj", "work")}, "linux", "amd64", io.Discard)
+	assert.ErrorContains(t, err, "must not be the source folder or contain it")
+}
+
+// Options given as JSON (a dispatched job's) are the base the flags override.
+func TestParseBuildOptionsFile(t *testing.T) {
+	src := t.TempDir()
+	opts := filepath.Join(t.TempDir(), "options.json")
+	o := plan.Defaults()
+	o.Mode, o.Name, o.HiddenImports = layout.OneFile, "engine", []string{"x.y"}
+	b, err := json.Marshal(o)
+	assert.NilError(t, err)
+	assert.NilError(t, os.WriteFile(opts, b, 0o644))
+	c, err := parseBuild([]string{"--source", src, "--out", filepath.Join(t.TempDir(), "o"), "--options", opts, "--name", "other"}, "linux", "amd64", io.Discard)
+	assert.NilError(t, err)
+	assert.Equal(t, c.Options.Mode, layout.OneFile)
+	assert.Equal(t, c.Options.Name, "other", "a flag overrides the file")
+	assert.DeepEqual(t, c.Options.HiddenImports, []string{"x.y"})
+	assert.DeepEqual(t, c.Options.Platforms, []target.Target{{OS: "linux", Arch: "amd64"}}) // the runner builds its own target
+
+	assert.NilError(t, os.WriteFile(opts, []byte(`{"mode": "onefile", "colour": "red"}`), 0o644))
+	_, err = parseBuild([]string{"--source", src, "--out", filepath.Join(t.TempDir(), "o"), "--options", opts}, "linux", "amd64", io.Discard)
+	assert.ErrorContains(t, err, `unknown field "colour"`)
+	assert.NilError(t, os.WriteFile(opts, []byte(`{"mode": "onezip"}`), 0o644))
+	_, err = parseBuild([]string{"--source", src, "--out", filepath.Join(t.TempDir(), "o"), "--options", opts}, "linux", "amd64", io.Discard)
+	assert.ErrorContains(t, err, `invalid mode "onezip"`)
 }
 
 func TestParseBuildHelp(t *testing.T) {

@@ -24,23 +24,13 @@ import (
 	"syscall"
 
 	"github.com/pybundle/pybundle/images"
+	"github.com/pybundle/pybundle/pipeline/report"
 )
-
-// toolVersion must equal the module's version (main.go's `version`): report.Merge refuses to
-// merge reports of different pybundle versions. A test reads main.go to keep them equal.
-const toolVersion = "0.1.0"
 
 const (
 	exitPass  = 0
 	exitFail  = 1
 	exitUsage = 2
-)
-
-// Fixed build inputs, as in the module's builder: two builds of the same source on the same
-// runner image give the same bytes.
-const (
-	sourceDateEpoch = "315532800"
-	pythonHashSeed  = "0"
 )
 
 const usage = `usage: pybundle-runner <command> [flags]
@@ -93,7 +83,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 		return a.exit(a.runMerge(args[1:]))
 	case "version", "--version", "-version":
 		fmt.Fprintf(a.stdout, "pybundle-runner %s (PyInstaller %s; %s %s/%s)\n",
-			toolVersion, images.PyInstallerVersion, runtime.Version(), a.hostOS, a.hostArch)
+			report.ToolVersion, images.PyInstallerVersion, runtime.Version(), a.hostOS, a.hostArch)
 		return exitPass
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(a.stdout, usage)

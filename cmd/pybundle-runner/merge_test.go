@@ -30,13 +30,13 @@ func entryFor(target, builder string, ok bool) report.Entry {
 
 func TestMergeReports(t *testing.T) {
 	dir := t.TempDir()
-	linux := report.Report{Tool: "pybundle", Version: toolVersion,
+	linux := report.Report{Tool: "pybundle", Version: report.ToolVersion,
 		Packages: []report.Package{{Target: "linux/amd64", Name: "peft-desktop_0.1.0_amd64.deb", Kind: "deb", Checks: []report.Check{{Name: "backend", OK: true}}}}}
 	linux.Add(entryFor("linux/arm64", "dagger:debian", true))
 	linux.Add(entryFor("linux/amd64", "dagger:debian", true))
-	mac := report.Report{Tool: "pybundle", Version: toolVersion}
+	mac := report.Report{Tool: "pybundle", Version: report.ToolVersion}
 	mac.Add(entryFor("darwin/arm64", "runner:mac-14", true))
-	win := report.Report{Tool: "pybundle", Version: toolVersion}
+	win := report.Report{Tool: "pybundle", Version: report.ToolVersion}
 	win.Add(entryFor("windows/amd64", "runner:win", true))
 	files := []string{
 		writeReportFile(t, dir, "linux.json", linux),
@@ -66,13 +66,13 @@ func TestMergeReports(t *testing.T) {
 
 func TestMergeReportsErrors(t *testing.T) {
 	dir := t.TempDir()
-	mac := report.Report{Tool: "pybundle", Version: toolVersion}
+	mac := report.Report{Tool: "pybundle", Version: report.ToolVersion}
 	mac.Add(entryFor("darwin/arm64", "runner:a", true))
-	mac2 := report.Report{Tool: "pybundle", Version: toolVersion}
+	mac2 := report.Report{Tool: "pybundle", Version: report.ToolVersion}
 	mac2.Add(entryFor("darwin/arm64", "runner:b", true))
 	old := report.Report{Tool: "pybundle", Version: "0.0.9"}
 	old.Add(entryFor("windows/amd64", "runner:w", true))
-	failed := report.Report{Tool: "pybundle", Version: toolVersion}
+	failed := report.Report{Tool: "pybundle", Version: report.ToolVersion}
 	failed.Add(entryFor("windows/amd64", "runner:w", false))
 	a1 := writeReportFile(t, dir, "a.json", mac)
 	a2 := writeReportFile(t, dir, "b.json", mac2)
@@ -87,7 +87,7 @@ func TestMergeReportsErrors(t *testing.T) {
 		want  string
 	}{
 		{[]string{a1, a2}, exitFail, `b.json: report: duplicate entry for target darwin/arm64 mode onedir (builders "runner:a" and "runner:b")`},
-		{[]string{a1, o}, exitFail, `old.json: report: cannot merge version "0.1.0" with version "0.0.9"`},
+		{[]string{a1, o}, exitFail, `old.json: report: cannot merge version "` + report.ToolVersion + `" with version "0.0.9"`},
 		{[]string{a1, garbage}, exitFail, "garbage.json: report:"},
 		{[]string{a1, filepath.Join(dir, "missing.json")}, exitFail, "missing.json: no such file or directory"},
 		{[]string{a1, f}, exitFail, "the merged report has failed checks: windows/amd64 onedir"},

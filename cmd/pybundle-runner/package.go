@@ -16,15 +16,12 @@ import (
 	"time"
 
 	"github.com/pybundle/pybundle/pipeline/diagnose"
+	"github.com/pybundle/pybundle/pipeline/layout"
 	"github.com/pybundle/pybundle/pipeline/pack"
 	"github.com/pybundle/pybundle/pipeline/report"
 	"github.com/pybundle/pybundle/pipeline/target"
 	"github.com/pybundle/pybundle/pipeline/verify"
 )
-
-// ebBackendDir is where the app's electron-builder extraResources take the backend from,
-// relative to the app (the module's package.go uses the same folder).
-const ebBackendDir = "backend/dist"
 
 // startCheckTimeout bounds the packaged app's self-test run.
 const startCheckTimeout = 120 * time.Second
@@ -38,10 +35,17 @@ var leftoverWait = 5 * time.Second
 // output this machine can open is checked with pipeline/pack (Property 6 and 9, asInvoker),
 // the unpacked app is started with PEFT_SELFTEST=1 (Property 3), and the build's report.json
 // plus a packages section and summary.txt are written next to the outputs.
-func (a *app) runPackage(ctx context.Context, args []string) error {
+func (a *app) runPackage(ctx context.Context, args []string) (err error) {
 	cfg, err := parsePackage(args, a.hostOS, a.hostArch, a.stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.Result != "" {
+		defer func() {
+			if werr := writeResult(cfg.Result, err); werr != nil && err == nil {
+				err = &diagnose.Error{Stage: "report", Target: cfg.Target.String(), File: cfg.Result, Reason: werr.Error()}
+			}
+		}()
 	}
 	t := cfg.Target
 	fail := func(file, reason string, tail []string) error {
@@ -50,7 +54,7 @@ func (a *app) runPackage(ctx context.Context, args []string) error {
 		}
 		return &diagnose.Error{Stage: "package", Target: t.String(), File: file, Reason: reason, Tail: tail}
 	}
-	a.logf("pybundle-runner %s: package %s: app %s, backend from %s, targets %s", toolVersion, t, cfg.App, cfg.Dist, strings.Join(cfg.Targets, ","))
+	a.logf("pybundle-runner %s: package %s: app %s, backend from %s, targets %s", report.ToolVersion, t, cfg.App, cfg.Dist, strings.Join(cfg.Targets, ","))
 
 	// The app and its electron-builder configuration.
 	pj, err := os.ReadFile(filepath.Join(cfg.App, "package.json"))
@@ -64,12 +68,14 @@ func (a *app) runPackage(ctx context.Context, args []string) error {
 	if ac.Build == nil && !hasBuilderConfigFile(cfg.App) {
 		return fail("package.json", `no electron-builder configuration: add a "build" section (or electron-builder.yml)`, nil)
 	}
-	outDir, err := ac.outputDir(cfg.App)
-	if err != nil {
-		return fail("package.json", err.Error(), nil)
+	outDir := cfg.Output
+	if outDir == "" {
+		if outDir, err = ac.outputDir(cfg.App); err != nil {
+			return fail("package.json", err.Error(), nil)
+		}
 	}
 
-	backendDist := filepath.Join(cfg.App, filepath.FromSlash(ebBackendDir))
+	backendDist := filepath.Join(cfg.App, filepath.FromSlash(layout.AppBackendDir))
 	if err := checkFolders(cfg, outDir, backendDist); err != nil {
 		return fail("package.json", err.Error(), nil)
 	}
@@ -79,11 +85,11 @@ func (a *app) runPackage(ctx context.Context, args []string) error {
 	}
 
 	// Property 4: only a backend the build's report vouches for is packaged.
-	rep, entry, err := verifiedEntry(cfg.Dist, t)
+	rep, entry, vouched, err := verifiedEntry(cfg.Dist, t)
 	if err != nil {
 		return fail("report.json", err.Error(), nil)
 	}
-	b, err := locateBundle(cfg.Dist, t, cfg.Name, entry)
+	b, err := locateBundle(cfg.Dist, vouched)
 	if err != nil {
 		return fail(entry.Artifact, err.Error(), nil)
 	}
@@ -92,7 +98,7 @@ func (a *app) runPackage(ctx context.Context, args []string) error {
 	}
 	a.logf("package: backend %s (sha256 %s, verified) → %s", entry.Artifact, short(entry.SHA256), displayPath(backendDist, cfg.App))
 	if err := placeBackend(b, backendDist, entry.SHA256); err != nil {
-		return fail(ebBackendDir, err.Error(), nil)
+		return fail(layout.AppBackendDir, err.Error(), nil)
 	}
 
 	// electron-builder: the app's own (npm ci from its lockfile) or one on PATH.
@@ -120,7 +126,7 @@ func (a *app) runPackage(ctx context.Context, args []string) error {
 
 	// Every output this machine can open, checked as the Linux stage checks its outputs.
 	h := host{goos: a.hostOS, lookPath: exec.LookPath, sevenZip: findSevenZip(cfg.App, a.hostOS, a.hostArch, exec.LookPath)}
-	pkgs, err := a.checkOutputs(ctx, cfg, h, outDir, entry, pj)
+	pkgs, err := a.checkOutputs(ctx, cfg, h, outDir, entry, vouched, pj)
 	if err != nil {
 		return fail(displayPath(outDir, cfg.App), err.Error(), nil)
 	}
@@ -129,7 +135,7 @@ func (a *app) runPackage(ctx context.Context, args []string) error {
 	var startErr *diagnose.Error
 	if cfg.StartCheck {
 		var p report.Package
-		p, startErr = a.startCheck(ctx, cfg, ac, outDir)
+		p, startErr = a.startCheck(ctx, cfg, ac, outDir, vouched)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -151,6 +157,30 @@ func (a *app) runPackage(ctx context.Context, args []string) error {
 	fmt.Fprint(a.stdout, rep.Table())
 	a.logf("report: %s", reportPath)
 	return packagesError(t, pkgs, startErr)
+}
+
+// Result is what --result holds after `package`: whether it passed and, if not, the error as
+// the module reports it (stage, target, file, reason, the output's tail).
+type Result struct {
+	OK    bool            `json:"ok"`
+	Error *diagnose.Error `json:"error,omitempty"`
+}
+
+// writeResult writes the outcome err as a Result.
+func writeResult(file string, err error) error {
+	r := Result{OK: err == nil}
+	if err != nil {
+		var de *diagnose.Error
+		if !errors.As(err, &de) {
+			de = &diagnose.Error{Stage: "package", Reason: err.Error()}
+		}
+		r.Error = de
+	}
+	b, jerr := json.Marshal(r)
+	if jerr != nil {
+		return jerr
+	}
+	return os.WriteFile(file, append(b, '\n'), 0o644)
 }
 
 // packagesError is the error for the first failed check of the packages, nil if none.
@@ -184,37 +214,22 @@ func hasBuilderConfigFile(appDir string) bool {
 }
 
 // verifiedEntry reads <dist>/report.json and returns it with the entry of target t, which must
-// have passed every check.
-func verifiedEntry(dist string, t target.Target) (report.Report, report.Entry, error) {
-	b, err := os.ReadFile(filepath.Join(dist, "report.json"))
+// have passed every check, and the bundle the entry describes.
+func verifiedEntry(dist string, t target.Target) (report.Report, report.Entry, layout.Bundle, error) {
+	b, err := readBounded(filepath.Join(dist, "report.json"), report.MaxSize)
 	if err != nil {
-		return report.Report{}, report.Entry{}, fmt.Errorf("dist has no report.json (%v): pass the output of build (build → verify → package), never an unverified backend", cause(err))
+		return report.Report{}, report.Entry{}, layout.Bundle{}, fmt.Errorf("dist has no readable report.json (%v): pass the output of build (build → verify → package), never an unverified backend", err)
 	}
 	rep, err := report.Parse(b)
 	if err != nil {
-		return report.Report{}, report.Entry{}, err
+		return report.Report{}, report.Entry{}, layout.Bundle{}, err
 	}
-	for _, e := range rep.Entries {
-		if e.Target != t.String() {
-			continue
-		}
-		if !e.OK() {
-			var bad []string
-			for _, c := range e.Checks {
-				if !c.OK {
-					bad = append(bad, c.Name)
-				}
-			}
-			return rep, e, fmt.Errorf("the backend for %s did not pass verification (failed: %s): refusing to package it", t, strings.Join(bad, ", "))
-		}
-		return rep, e, nil
+	e, err := rep.Verified(t)
+	if err != nil {
+		return rep, e, layout.Bundle{}, err
 	}
-	var have []string
-	for _, e := range rep.Entries {
-		have = append(have, e.Target)
-	}
-	return rep, report.Entry{}, fmt.Errorf("no verified backend for %s in report.json (it has: %s): build it on this machine with `pybundle-runner build` and pass that --out folder as --dist",
-		t, listOrNone(have))
+	bundle, err := layout.FromEntry(e.Target, e.Mode, e.Artifact)
+	return rep, e, bundle, err
 }
 
 // bundle is the verified backend in the build's output.
@@ -224,32 +239,18 @@ type bundle struct {
 	Onedir bool
 }
 
-// locateBundle finds the entry's artifact. --dist is either the module's dist/ (report.json
+// locateBundle finds the entry's bundle. --dist is either the module's dist/ (report.json
 // next to <os>-<arch>/) or a runner's --out (report.json next to dist/<os>-<arch>/).
-func locateBundle(dist string, t target.Target, name string, e report.Entry) (bundle, error) {
-	exe := t.ExecutableName(name)
-	onedirRel, onefileRel := t.Slug()+"/"+name+"/"+exe, t.Slug()+"/"+exe
-	var b bundle
-	switch e.Artifact {
-	case onedirRel:
-		b.Onedir = true
-	case onefileRel:
-	default:
-		return b, fmt.Errorf("report.json's artifact is not a %s backend (want %s or %s): pass the build's --name", name, onedirRel, onefileRel)
-	}
+func locateBundle(dist string, v layout.Bundle) (bundle, error) {
 	var looked []string
 	for _, base := range []string{dist, filepath.Join(dist, "dist")} {
-		p := filepath.Join(base, filepath.FromSlash(e.Artifact))
+		p := filepath.Join(base, filepath.FromSlash(v.Artifact()))
 		if _, err := os.Lstat(p); err == nil {
-			b.Exe, b.Src = p, p
-			if b.Onedir {
-				b.Src = filepath.Dir(p)
-			}
-			return b, nil
+			return bundle{Src: filepath.Join(base, filepath.FromSlash(v.RootInDist())), Exe: p, Onedir: v.Onedir()}, nil
 		}
 		looked = append(looked, p)
 	}
-	return b, fmt.Errorf("backend missing from dist: neither %s exists", strings.Join(looked, " nor "))
+	return bundle{}, fmt.Errorf("backend missing from dist: neither %s exists", strings.Join(looked, " nor "))
 }
 
 // checkHandoff checks the backend about to be packaged: a regular file, mode 0755 outside
@@ -279,9 +280,9 @@ func checkHandoff(b bundle, e report.Entry, goos string) error {
 // replacing backend/dist would destroy the app or the build's output (the bundle lies in
 // --dist, so it is safe too).
 func checkFolders(cfg packageConfig, outDir, backendDist string) error {
-	overlap := func(x, y string) bool { return same(x, y) || within(x, y) || within(y, x) }
+	overlap := func(x, y string) bool { return sameFile(x, y) || within(x, y) || within(y, x) }
 	switch {
-	case same(outDir, cfg.App) || within(cfg.App, outDir):
+	case sameFile(outDir, cfg.App) || within(cfg.App, outDir):
 		return fmt.Errorf("electron-builder's output folder %s is the app folder or contains it: set build.directories.output to a folder of its own (pybundle-runner clears it before packaging)", outDir)
 	case overlap(outDir, cfg.Dist):
 		return fmt.Errorf("electron-builder's output folder %s overlaps --dist %s: pybundle-runner clears it before packaging; keep the build's output elsewhere", outDir, cfg.Dist)
@@ -351,7 +352,7 @@ func (a *app) npmCI(ctx context.Context, cfg packageConfig) error {
 // checkOutputs checks every output in outDir this machine can open. Outputs it cannot open
 // are logged and left out of the report; each requested target must have produced an output,
 // and at least one output must have been checked.
-func (a *app) checkOutputs(ctx context.Context, cfg packageConfig, h host, outDir string, e report.Entry, pj []byte) ([]report.Package, error) {
+func (a *app) checkOutputs(ctx context.Context, cfg packageConfig, h host, outDir string, e report.Entry, v layout.Bundle, pj []byte) ([]report.Package, error) {
 	ents, err := sortedOutputs(outDir)
 	if err != nil {
 		return nil, fmt.Errorf("electron-builder left no output folder: %v", cause(err))
@@ -368,13 +369,12 @@ func (a *app) checkOutputs(ctx context.Context, cfg packageConfig, h host, outDi
 	}
 	winConfig := pack.CheckWinConfig(pj)
 
-	exe := cfg.Target.ExecutableName(cfg.Name)
 	var pkgs []report.Package
 	var names, skipped []string
-	kinds := map[string]bool{}
+	kinds := map[pack.Kind]bool{}
 	for _, d := range ents {
 		name := d.Name()
-		kind := outputKind(name, d.IsDir())
+		kind := pack.OutputKind(name, d.IsDir())
 		if kind == "" {
 			continue
 		}
@@ -385,7 +385,7 @@ func (a *app) checkOutputs(ctx context.Context, cfg packageConfig, h host, outDi
 			skipped = append(skipped, name)
 			continue
 		}
-		p := report.Package{Target: cfg.Target.String(), Name: name, Kind: kind}
+		p := report.Package{Target: cfg.Target.String(), Name: name, Kind: string(kind)}
 		tmp, err := os.MkdirTemp("", "pybundle-package-")
 		if err != nil {
 			return nil, err
@@ -398,7 +398,7 @@ func (a *app) checkOutputs(ctx context.Context, cfg packageConfig, h host, outDi
 			}
 			p.Checks = []report.Check{{Name: "extract", Detail: err.Error()}}
 		} else {
-			art := pack.CheckBackend(opened.Root, cfg.Name, exe, e.SHA256)
+			art := pack.CheckBackend(opened.Root, v, e.SHA256)
 			acceptSigned(&art, a.hostOS, func(p string) (string, error) { return a.verifySignature(ctx, p) })
 			opened.Cleanup()
 			p.BackendPath = art.BackendPath
@@ -414,7 +414,7 @@ func (a *app) checkOutputs(ctx context.Context, cfg packageConfig, h host, outDi
 	}
 	var missing []string
 	for _, tg := range cfg.Targets {
-		if !kinds[targetKind(tg)] {
+		if !kinds[pack.TargetKind(tg)] {
 			missing = append(missing, tg)
 		}
 	}
@@ -481,8 +481,8 @@ func (a *app) verifySignature(ctx context.Context, file string) (string, error) 
 // for /api/health, prints `PEFT_SELFTEST {"ok":true,…}`, stops the backend and quits — and
 // then requires that no backend process is left. The package entry is returned either way;
 // the error is set when the check failed.
-func (a *app) startCheck(ctx context.Context, cfg packageConfig, ac appConfig, outDir string) (report.Package, *diagnose.Error) {
-	unpacked := unpackedDirName(cfg.Target)
+func (a *app) startCheck(ctx context.Context, cfg packageConfig, ac appConfig, outDir string, v layout.Bundle) (report.Package, *diagnose.Error) {
+	unpacked := pack.UnpackedDir(cfg.Target)
 	p := report.Package{Target: cfg.Target.String(), Name: unpacked, Kind: "start"}
 	failed := func(detail string, tail []string) (report.Package, *diagnose.Error) {
 		p.Checks = []report.Check{{Name: "start", Detail: detail}}
@@ -498,7 +498,7 @@ func (a *app) startCheck(ctx context.Context, cfg packageConfig, ac appConfig, o
 	if err != nil {
 		return failed(err.Error(), nil)
 	}
-	backend := cfg.Target.ExecutableName(cfg.Name)
+	backend := v.Exe()
 	before, err := a.backendPIDs(ctx, backend)
 	if err != nil {
 		return failed(err.Error(), nil)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pybundle/pybundle/pipeline/diagnose"
+	"github.com/pybundle/pybundle/pipeline/pack"
 	"github.com/pybundle/pybundle/pipeline/target"
 )
 
@@ -316,36 +317,36 @@ type openedOutput struct {
 // openOutput makes the output at src (of kind) into a tree under tmp (a fresh folder): a dir
 // as is, zip and tar.gz in Go, the rest with the OS's tools. Only kinds h.extractable accepts
 // are passed here.
-func (a *app) openOutput(ctx context.Context, h host, t target.Target, kind, src, tmp string) (openedOutput, error) {
+func (a *app) openOutput(ctx context.Context, h host, t target.Target, kind pack.Kind, src, tmp string) (openedOutput, error) {
 	root := filepath.Join(tmp, "x")
 	none := func() {}
 	switch kind {
-	case "dir":
+	case pack.KindDir:
 		return openedOutput{Root: src, Cleanup: none}, nil
-	case "zip":
+	case pack.KindZip:
 		return openedOutput{Root: root, Cleanup: none}, extractZip(src, root)
-	case "tar.gz":
+	case pack.KindTarGz:
 		return openedOutput{Root: root, Cleanup: none}, extractTarGz(src, root)
-	case kindTarXz:
+	case pack.KindTarXz:
 		return a.openWith(ctx, root, []string{"tar", "-xJf", src, "-C", root})
-	case "deb":
+	case pack.KindDeb:
 		return a.openWith(ctx, root, []string{"dpkg-deb", "-x", src, root})
-	case "rpm":
+	case pack.KindRPM:
 		if err := os.MkdirAll(root, 0o755); err != nil {
 			return openedOutput{}, err
 		}
 		return openedOutput{Root: root, Cleanup: none}, a.rpmExtract(ctx, src, root)
-	case kindPkg:
+	case pack.KindPkg:
 		// pkgutil creates the folder itself and refuses an existing one.
 		if out, err := a.quiet(ctx, "", "pkgutil", "--expand-full", src, root); err != nil {
 			return openedOutput{}, toolError("pkgutil --expand-full", err, out)
 		}
 		return openedOutput{Root: root, Cleanup: none}, nil
-	case kindDmg:
+	case pack.KindDmg:
 		return a.attachDmg(ctx, src, filepath.Join(tmp, "mnt"))
-	case kind7z:
+	case pack.Kind7z:
 		return a.openWith(ctx, root, []string{h.sevenZip, "x", "-y", "-o" + root, src})
-	case kindNSIS:
+	case pack.KindNSIS:
 		outer := filepath.Join(tmp, "installer")
 		if _, err := a.openWith(ctx, outer, []string{h.sevenZip, "x", "-y", "-o" + outer, src}); err != nil {
 			return openedOutput{}, err

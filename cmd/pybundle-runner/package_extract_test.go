@@ -18,6 +18,7 @@ import (
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
 
+	"github.com/pybundle/pybundle/pipeline/layout"
 	"github.com/pybundle/pybundle/pipeline/pack"
 	"github.com/pybundle/pybundle/pipeline/target"
 )
@@ -258,25 +259,25 @@ func TestOpenOutput(t *testing.T) {
 	sha, err := fileSHA256(exe)
 	assert.NilError(t, err)
 
-	check := func(t *testing.T, kind, file string, tg target.Target, h host) {
+	check := func(t *testing.T, kind pack.Kind, file string, tg target.Target, h host) {
 		t.Helper()
 		tmp := t.TempDir()
 		o, err := a.openOutput(ctx, h, tg, kind, file, tmp)
 		assert.NilError(t, err)
 		defer o.Cleanup()
-		name, exeName, want := "peft_engine", "peft_engine", sha
+		want := sha
 		if tg.OS == "windows" {
-			exeName, want = "peft_engine.exe", ""
+			want = ""
 		}
-		art := pack.CheckBackend(o.Root, name, exeName, want)
+		art := pack.CheckBackend(o.Root, layout.Bundle{Target: tg, Name: "peft_engine", Mode: layout.OneDir}, want)
 		assert.Check(t, art.OK, "%s: %+v", kind, art.Checks)
 	}
 
 	t.Run("dir", func(t *testing.T) {
-		o, err := a.openOutput(ctx, host{}, linuxAmd64, "dir", tree, t.TempDir())
+		o, err := a.openOutput(ctx, host{}, linuxAmd64, pack.KindDir, tree, t.TempDir())
 		assert.NilError(t, err)
 		assert.Equal(t, o.Root, tree, "a dir is checked in place")
-		check(t, "dir", tree, linuxAmd64, host{})
+		check(t, pack.KindDir, tree, linuxAmd64, host{})
 	})
 	t.Run("tar.xz", func(t *testing.T) {
 		if _, err := exec.LookPath("xz"); err != nil {
@@ -285,7 +286,7 @@ func TestOpenOutput(t *testing.T) {
 		file := filepath.Join(src, "app.tar.xz")
 		out, err := exec.Command("tar", "-cJf", file, "-C", tree, ".").CombinedOutput()
 		assert.NilError(t, err, string(out))
-		check(t, kindTarXz, file, linuxAmd64, host{})
+		check(t, pack.KindTarXz, file, linuxAmd64, host{})
 	})
 	t.Run("deb", func(t *testing.T) {
 		if _, err := exec.LookPath("dpkg-deb"); err != nil {
@@ -299,7 +300,7 @@ func TestOpenOutput(t *testing.T) {
 		file := filepath.Join(src, "peft-desktop_0.1.0_amd64.deb")
 		out, err := exec.Command("dpkg-deb", "--root-owner-group", "-b", pkg, file).CombinedOutput()
 		assert.NilError(t, err, string(out))
-		check(t, "deb", file, linuxAmd64, host{})
+		check(t, pack.KindDeb, file, linuxAmd64, host{})
 	})
 	t.Run("nsis", func(t *testing.T) {
 		sevenZip := filepath.Join(t.TempDir(), "7z")
@@ -307,16 +308,16 @@ func TestOpenOutput(t *testing.T) {
 		file := filepath.Join(src, "PeftDesktop Setup 0.1.0.exe")
 		assert.NilError(t, os.WriteFile(file, []byte("MZ"), 0o644))
 		tmp := t.TempDir()
-		o, err := a.openOutput(ctx, host{sevenZip: sevenZip}, win, kindNSIS, file, tmp)
+		o, err := a.openOutput(ctx, host{sevenZip: sevenZip}, win, pack.KindNSIS, file, tmp)
 		assert.NilError(t, err)
 		assert.Equal(t, o.Root, filepath.Join(tmp, "x"), "the app archive inside the installer, not the installer's own files")
-		check(t, kindNSIS, file, win, host{sevenZip: sevenZip})
+		check(t, pack.KindNSIS, file, win, host{sevenZip: sevenZip})
 
-		_, err = a.openOutput(ctx, host{sevenZip: sevenZip}, win, kind7z, filepath.Join(src, "broken.7z"), t.TempDir())
+		_, err = a.openOutput(ctx, host{sevenZip: sevenZip}, win, pack.Kind7z, filepath.Join(src, "broken.7z"), t.TempDir())
 		assert.ErrorContains(t, err, "7z x: exit status 2: fake 7z: cannot open")
 	})
 	t.Run("unknown", func(t *testing.T) {
-		_, err := a.openOutput(ctx, host{}, linuxAmd64, kindMSI, "x.msi", t.TempDir())
+		_, err := a.openOutput(ctx, host{}, linuxAmd64, pack.KindMSI, "x.msi", t.TempDir())
 		assert.ErrorContains(t, err, "cannot open msi outputs")
 	})
 }

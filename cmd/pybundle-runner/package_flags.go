@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pybundle/pybundle/pipeline/pack"
 	"github.com/pybundle/pybundle/pipeline/target"
 )
 
@@ -16,27 +17,11 @@ type packageConfig struct {
 	Target       target.Target
 	App, Dist    string
 	Targets      []string // electron-builder target names, canonical spelling
-	Name         string   // backend base name (the onedir folder's name)
 	ElectronDist string   // "" = electron-builder downloads Electron
+	Output       string   // electron-builder's output folder; "" = the app's build.directories.output
+	Result       string   // where to write the Result JSON; "" = nowhere
 	StartCheck   bool
 	NpmCI        bool
-}
-
-// defaultPackageTargets are the electron-builder targets `package` builds per OS when
-// --targets is not given: what users install on each OS.
-var defaultPackageTargets = map[string]string{
-	"darwin":  "dmg,zip",
-	"windows": "nsis",
-	"linux":   "dir,tar.gz,deb",
-}
-
-// packageTargets are the electron-builder targets `package` accepts per OS (electron-builder
-// spells them so; the comparison is case-insensitive). Which of their outputs can be opened
-// and checked on a machine is outputExtractable's business.
-var packageTargets = map[string][]string{
-	"darwin":  {"dir", "dmg", "zip", "pkg", "tar.gz", "tar.xz", "7z"},
-	"windows": {"dir", "nsis", "portable", "zip", "msi", "7z", "tar.gz", "tar.xz"},
-	"linux":   {"dir", "tar.gz", "tar.xz", "zip", "deb", "rpm", "AppImage", "snap", "7z"},
 }
 
 const packageUsageHeader = `usage: pybundle-runner package --app DIR --dist DIR [flags]
@@ -72,16 +57,17 @@ func parsePackage(args []string, hostOS, hostArch string, stderr io.Writer) (pac
 		fmt.Fprint(fs.Output(), packageUsageHeader)
 		fs.PrintDefaults()
 	}
-	var platform, app, dist, targets, electronDist string
+	var platform, app, dist, targets, electronDist, output string
 	var noNpmCI bool
 	fs.StringVar(&platform, "platform", "auto", "target os/arch; auto = this machine. Only this machine's OS can be packaged here")
 	fs.StringVar(&app, "app", "", "the Electron app: package.json with an electron-builder \"build\" section whose extraResources take the backend from backend/dist/<name> (required)")
 	fs.StringVar(&dist, "dist", "", "the output of build: the module's dist/ or the runner's --out folder, with report.json (required)")
-	fs.StringVar(&targets, "targets", "", "electron-builder targets, comma-separated (default: darwin "+defaultPackageTargets["darwin"]+
-		"; windows "+defaultPackageTargets["windows"]+"; linux "+defaultPackageTargets["linux"]+")")
-	fs.StringVar(&c.Name, "name", target.DefaultName, "backend executable name (\".exe\" is added on Windows)")
+	fs.StringVar(&targets, "targets", "", "electron-builder targets, comma-separated (default: darwin "+strings.Join(pack.DefaultTargets["darwin"], ",")+
+		"; windows "+strings.Join(pack.DefaultTargets["windows"], ",")+"; linux "+strings.Join(pack.DefaultTargets["linux"], ",")+")")
 	fs.StringVar(&electronDist, "electron-dist", "", "Electron distribution folder to package (electron-builder's electronDist); default: electron-builder downloads Electron")
 	fs.BoolVar(&c.StartCheck, "start-check", true, "start the unpacked app with PEFT_SELFTEST=1 (xvfb-run on Linux without DISPLAY) and require a healthy backend and none left after quit")
+	fs.StringVar(&output, "output", "", "electron-builder's output folder (default: the app's build.directories.output, or <app>/dist); cleared first")
+	fs.StringVar(&c.Result, "result", "", "write the outcome as JSON ({\"ok\": …, \"error\": {stage, target, file, reason, tail}}) to this file")
 	fs.BoolVar(&noNpmCI, "no-npm-ci", false, "do not run npm ci in the app even when package-lock.json is there and node_modules is not")
 	if err := parseFlags(fs, args, false); err != nil {
 		return c, err
@@ -97,9 +83,6 @@ func parsePackage(args []string, hostOS, hostArch string, stderr io.Writer) (pac
 	if c.Target.ElectronBuilderPlatform() == "" || c.Target.ElectronBuilderArch() == "" {
 		return c, usageErr("--platform %s: electron-builder cannot package it", c.Target)
 	}
-	if !validComponent(c.Name) {
-		return c, usageErr("--name %q must be a file name", c.Name)
-	}
 	if c.App, err = absDir("--app", app); err != nil {
 		return c, err
 	}
@@ -111,33 +94,20 @@ func parsePackage(args []string, hostOS, hostArch string, stderr io.Writer) (pac
 			return c, err
 		}
 	}
-	if targets == "" {
-		targets = defaultPackageTargets[c.Target.OS]
+	if output != "" {
+		if c.Output, err = filepath.Abs(output); err != nil {
+			return c, usageErr("--output: %v", err)
+		}
 	}
-	if c.Targets, err = parseTargetList(targets, c.Target.OS); err != nil {
-		return c, err
+	if c.Result != "" {
+		if c.Result, err = filepath.Abs(c.Result); err != nil {
+			return c, usageErr("--result: %v", err)
+		}
+	}
+	if c.Targets, err = pack.ParseTargets(targets, c.Target.OS); err != nil {
+		return c, usageErr("--targets: %v", err)
 	}
 	return c, nil
-}
-
-// parseTargetList splits --targets (commas or spaces), spells each name as electron-builder
-// does and refuses names it does not build on goos.
-func parseTargetList(s, goos string) ([]string, error) {
-	known := packageTargets[goos]
-	var out []string
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-		i := slices.IndexFunc(known, func(k string) bool { return strings.EqualFold(k, f) })
-		if i < 0 {
-			return nil, usageErr("--targets: unknown %s target %q: supported: %s", goos, f, strings.Join(known, ", "))
-		}
-		if !slices.Contains(out, known[i]) {
-			out = append(out, known[i])
-		}
-	}
-	if len(out) == 0 {
-		return nil, usageErr("--targets: no targets given")
-	}
-	return out, nil
 }
 
 func validComponent(s string) bool {

@@ -32,7 +32,6 @@ func TestParsePackageDefaultsPerOS(t *testing.T) {
 		assert.DeepEqual(t, c.Targets, tc.targets)
 		assert.Equal(t, c.App, app)
 		assert.Equal(t, c.Dist, dist)
-		assert.Equal(t, c.Name, "peft_engine")
 		assert.Equal(t, c.ElectronDist, "")
 		assert.Equal(t, c.StartCheck, true)
 		assert.Equal(t, c.NpmCI, true)
@@ -42,12 +41,11 @@ func TestParsePackageDefaultsPerOS(t *testing.T) {
 func TestParsePackageAllFlags(t *testing.T) {
 	app, dist, ed := t.TempDir(), t.TempDir(), t.TempDir()
 	c, err := parsePackage([]string{"--app", app, "--dist", dist, "--platform", "darwin/amd64",
-		"--targets", "ZIP, dmg,zip dir", "--name", "engine", "--electron-dist", ed,
+		"--targets", "ZIP, dmg,zip dir", "--electron-dist", ed,
 		"--start-check=false", "--no-npm-ci"}, "darwin", "arm64", io.Discard)
 	assert.NilError(t, err)
 	assert.Equal(t, c.Target, target.Target{OS: "darwin", Arch: "amd64"}) // Rosetta: same OS, other arch
 	assert.DeepEqual(t, c.Targets, []string{"zip", "dmg", "dir"})
-	assert.Equal(t, c.Name, "engine")
 	assert.Equal(t, c.ElectronDist, ed)
 	assert.Equal(t, c.StartCheck, false)
 	assert.Equal(t, c.NpmCI, false)
@@ -72,7 +70,6 @@ func TestParsePackageErrors(t *testing.T) {
 		{[]string{"--app", app, "--dist", dist, "--targets", "deb"}, "darwin", `--targets: unknown darwin target "deb"`},
 		{[]string{"--app", app, "--dist", dist, "--targets", " , "}, "windows", "--targets: no targets given"},
 		{[]string{"--app", app, "--dist", dist, "--platform", "windows/amd64"}, "linux", "PyInstaller is not a cross-compiler"},
-		{[]string{"--app", app, "--dist", dist, "--name", "a/b"}, "linux", `--name "a/b" must be a file name`},
 		{[]string{"--app", filepath.Join(app, "nope"), "--dist", dist}, "linux", "--app " + filepath.Join(app, "nope") + ": no such file or directory"},
 		{[]string{"--app", app, "--dist", file}, "linux", "not a directory"},
 		{[]string{"--app", app, "--dist", dist, "--electron-dist", file}, "linux", "--electron-dist"},

@@ -7,77 +7,9 @@ import (
 	"strings"
 
 	"github.com/pybundle/pybundle/images"
+	"github.com/pybundle/pybundle/pipeline/pack"
 	"github.com/pybundle/pybundle/pipeline/target"
 )
-
-// Output kinds `package` knows, beyond pack.Kinds (dir, tar.gz, zip, deb, rpm).
-const (
-	kindTarXz    = "tar.xz"
-	kindDmg      = "dmg"
-	kindPkg      = "pkg"
-	kindNSIS     = "nsis" // an NSIS installer (nsis and portable targets): a Windows .exe
-	kind7z       = "7z"
-	kindMSI      = "msi"
-	kindAppImage = "AppImage"
-	kindSnap     = "snap"
-)
-
-// outputKind classifies one entry of electron-builder's output folder; "" means it is not an
-// app output (blockmaps, latest*.yml, builder-debug.yml, .icon-set, the NSIS uninstaller…).
-func outputKind(name string, isDir bool) string {
-	if strings.HasPrefix(name, ".") {
-		return ""
-	}
-	if isDir {
-		if strings.HasSuffix(name, "-unpacked") || name == "mac" || strings.HasPrefix(name, "mac-") {
-			return "dir"
-		}
-		return ""
-	}
-	n := strings.ToLower(name)
-	for _, k := range []struct{ suffix, kind string }{
-		{".tar.gz", "tar.gz"}, {".tar.xz", kindTarXz}, {".zip", "zip"}, {".deb", "deb"}, {".rpm", "rpm"},
-		{".dmg", kindDmg}, {".pkg", kindPkg}, {".7z", kind7z}, {".msi", kindMSI},
-		{".appimage", kindAppImage}, {".snap", kindSnap},
-	} {
-		if strings.HasSuffix(n, k.suffix) {
-			return k.kind
-		}
-	}
-	if strings.HasSuffix(n, ".exe") && !strings.HasPrefix(n, "__uninstaller") {
-		return kindNSIS
-	}
-	return ""
-}
-
-// targetKind is the output kind an electron-builder target produces.
-func targetKind(t string) string {
-	if t == "portable" {
-		return kindNSIS
-	}
-	return t
-}
-
-// unpackedDirName is the folder electron-builder leaves the unpacked app in for t.
-func unpackedDirName(t target.Target) string {
-	arch := t.ElectronBuilderArch()
-	switch t.OS {
-	case "darwin":
-		if arch == "x64" {
-			return "mac"
-		}
-		return "mac-" + arch
-	case "windows":
-		if arch == "x64" {
-			return "win-unpacked"
-		}
-		return "win-" + arch + "-unpacked"
-	}
-	if arch == "x64" {
-		return "linux-unpacked"
-	}
-	return "linux-" + arch + "-unpacked"
-}
 
 // host is what decides which outputs this machine can open: its OS and the tools on PATH.
 type host struct {
@@ -88,43 +20,43 @@ type host struct {
 
 // extractable says whether an output of kind can be opened here, and if not, why. An output
 // that cannot be opened is left out of the report (a check that cannot fail proves nothing).
-func (h host) extractable(kind string) (bool, string) {
+func (h host) extractable(kind pack.Kind) (bool, string) {
 	has := func(tool string) bool { _, err := h.lookPath(tool); return err == nil }
 	switch kind {
-	case "dir", "tar.gz", "zip":
+	case pack.KindDir, pack.KindTarGz, pack.KindZip:
 		return true, ""
-	case kindTarXz:
+	case pack.KindTarXz:
 		if h.goos != "windows" && has("tar") {
 			return true, ""
 		}
 		return false, "needs tar with xz support (not on this machine)"
-	case "deb":
+	case pack.KindDeb:
 		if has("dpkg-deb") {
 			return true, ""
 		}
 		return false, "needs dpkg-deb (not on PATH)"
-	case "rpm":
+	case pack.KindRPM:
 		if has("rpm2cpio") && has("cpio") {
 			return true, ""
 		}
 		return false, "needs rpm2cpio and cpio (not on PATH)"
-	case kindDmg:
+	case pack.KindDmg:
 		if h.goos == "darwin" {
 			return true, ""
 		}
 		return false, "a dmg is opened with hdiutil, on macOS only"
-	case kindPkg:
+	case pack.KindPkg:
 		if h.goos == "darwin" {
 			return true, ""
 		}
 		return false, "a pkg is opened with pkgutil, on macOS only"
-	case kindNSIS, kind7z:
+	case pack.KindNSIS, pack.Kind7z:
 		if h.sevenZip != "" {
 			return true, ""
 		}
 		return false, "needs 7-Zip (7z or 7za on PATH, ELECTRON_BUILDER_7ZIP_PATH, or the app's node_modules/7zip-bin)"
 	}
-	return false, "pybundle-runner cannot open " + kind + " outputs"
+	return false, "pybundle-runner cannot open " + string(kind) + " outputs"
 }
 
 // findSevenZip finds a 7-Zip executable: ELECTRON_BUILDER_7ZIP_PATH, 7z/7za/7zz on PATH, or

@@ -5,67 +5,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
 
+	"github.com/pybundle/pybundle/pipeline/pack"
 	"github.com/pybundle/pybundle/pipeline/target"
 )
-
-func TestOutputKind(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		dir  bool
-		want string
-	}{
-		{"linux-unpacked", true, "dir"},
-		{"linux-arm64-unpacked", true, "dir"},
-		{"win-unpacked", true, "dir"},
-		{"mac", true, "dir"},
-		{"mac-arm64", true, "dir"},
-		{"mac-universal", true, "dir"},
-		{".icon-set", true, ""},
-		{"stage", true, ""},
-		{"peft-desktop-0.1.0.tar.gz", false, "tar.gz"},
-		{"peft-desktop-0.1.0.tar.xz", false, "tar.xz"},
-		{"PeftDesktop-0.1.0-arm64-mac.zip", false, "zip"},
-		{"peft-desktop_0.1.0_amd64.deb", false, "deb"},
-		{"peft-desktop-0.1.0.x86_64.rpm", false, "rpm"},
-		{"PeftDesktop-0.1.0-arm64.dmg", false, "dmg"},
-		{"PeftDesktop-0.1.0.pkg", false, "pkg"},
-		{"PeftDesktop Setup 0.1.0.exe", false, "nsis"},
-		{"PeftDesktop 0.1.0.exe", false, "nsis"},
-		{"__uninstaller-nsis-peft-desktop.exe", false, ""},
-		{"PeftDesktop-0.1.0.msi", false, "msi"},
-		{"PeftDesktop-0.1.0.AppImage", false, "AppImage"},
-		{"peft-desktop_0.1.0_amd64.snap", false, "snap"},
-		{"PeftDesktop-0.1.0.7z", false, "7z"},
-		{"PeftDesktop-0.1.0-arm64.dmg.blockmap", false, ""},
-		{"PeftDesktop Setup 0.1.0.exe.blockmap", false, ""},
-		{"latest-mac.yml", false, ""},
-		{"latest.yml", false, ""},
-		{"builder-debug.yml", false, ""},
-		{"builder-effective-config.yaml", false, ""},
-		{"report.json", false, ""},
-	} {
-		assert.Check(t, is.Equal(outputKind(tc.name, tc.dir), tc.want), tc.name)
-	}
-	assert.Equal(t, targetKind("portable"), "nsis")
-	assert.Equal(t, targetKind("dmg"), "dmg")
-}
-
-func TestUnpackedDirName(t *testing.T) {
-	for p, want := range map[string]string{
-		"linux/amd64": "linux-unpacked", "linux/arm64": "linux-arm64-unpacked",
-		"windows/amd64": "win-unpacked", "windows/arm64": "win-arm64-unpacked",
-		"darwin/amd64": "mac", "darwin/arm64": "mac-arm64",
-	} {
-		goos, arch, _ := strings.Cut(p, "/")
-		assert.Check(t, is.Equal(unpackedDirName(target.Target{OS: goos, Arch: arch}), want), p)
-	}
-}
 
 // lookPathIn is a lookPath that finds exactly the named tools.
 func lookPathIn(tools ...string) func(string) (string, error) {
@@ -80,12 +27,12 @@ func lookPathIn(tools ...string) func(string) (string, error) {
 // TestExtractable: which outputs each machine can open. Go opens dir, zip and tar.gz
 // everywhere; the rest needs the OS's tools, and nothing is claimed checked without them.
 func TestExtractable(t *testing.T) {
-	all := []string{"dir", "tar.gz", "zip", "tar.xz", "deb", "rpm", "dmg", "pkg", "nsis", "7z", "msi", "AppImage", "snap"}
+	all := []pack.Kind{"dir", "tar.gz", "zip", "tar.xz", "deb", "rpm", "dmg", "pkg", "nsis", "7z", "msi", "AppImage", "snap"}
 	opens := func(h host) []string {
 		var out []string
 		for _, k := range all {
 			if ok, why := h.extractable(k); ok {
-				out = append(out, k)
+				out = append(out, string(k))
 			} else {
 				assert.Check(t, why != "", k)
 			}

@@ -18,6 +18,7 @@ import (
 	is "gotest.tools/v3/assert/cmp"
 
 	"github.com/pybundle/pybundle/pipeline/diagnose"
+	"github.com/pybundle/pybundle/pipeline/layout"
 	"github.com/pybundle/pybundle/pipeline/pack"
 	"github.com/pybundle/pybundle/pipeline/report"
 	"github.com/pybundle/pybundle/pipeline/target"
@@ -52,7 +53,7 @@ func writeDist(t *testing.T, dir string, tg target.Target, name string, onedir, 
 		mode2 = "onedir"
 	}
 	e := report.Entry{Target: tg.String(), Mode: mode2, Artifact: rel, SHA256: sha, Checks: checks, Builder: "dagger"}
-	rep := report.Report{Tool: "pybundle", Version: toolVersion}
+	rep := report.Report{Tool: "pybundle", Version: report.ToolVersion}
 	rep.Add(e)
 	js, err := rep.JSON()
 	assert.NilError(t, err)
@@ -60,28 +61,72 @@ func writeDist(t *testing.T, dir string, tg target.Target, name string, onedir, 
 	return e
 }
 
+// bundleOf is the layout a report entry describes.
+func bundleOf(t *testing.T, e report.Entry) layout.Bundle {
+	t.Helper()
+	b, err := layout.FromEntry(e.Target, e.Mode, e.Artifact)
+	assert.NilError(t, err)
+	return b
+}
+
+// writeTestReport writes a report holding e into dir.
+func writeTestReport(t *testing.T, dir string, e report.Entry) {
+	t.Helper()
+	rep := report.New()
+	rep.Add(e)
+	js, err := rep.JSON()
+	assert.NilError(t, err)
+	assert.NilError(t, os.WriteFile(filepath.Join(dir, "report.json"), js, 0o644))
+}
+
+// rewriteChecks replaces the checks of the one entry in dir's report.
+func rewriteChecks(t *testing.T, dir string, checks []report.Check) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	assert.NilError(t, err)
+	rep, err := report.Parse(b)
+	assert.NilError(t, err)
+	e := rep.Entries[0]
+	e.Checks = checks
+	writeTestReport(t, dir, e)
+}
+
 func TestVerifiedEntry(t *testing.T) {
 	dir := t.TempDir()
-	_, _, err := verifiedEntry(dir, linuxAmd64)
-	assert.ErrorContains(t, err, "dist has no report.json")
+	_, _, _, err := verifiedEntry(dir, linuxAmd64)
+	assert.ErrorContains(t, err, "dist has no readable report.json")
 	assert.ErrorContains(t, err, "build → verify → package")
 
 	want := writeDist(t, dir, linuxAmd64, "peft_engine", true, false, []byte("ELF"), 0o755)
-	rep, e, err := verifiedEntry(dir, linuxAmd64)
+	rep, e, b, err := verifiedEntry(dir, linuxAmd64)
 	assert.NilError(t, err)
 	assert.DeepEqual(t, e, want)
 	assert.Equal(t, len(rep.Entries), 1)
+	assert.Equal(t, b, layout.Bundle{Target: linuxAmd64, Name: "peft_engine", Mode: layout.OneDir}, "the layout is the entry's")
 
-	_, _, err = verifiedEntry(dir, target.Target{OS: "darwin", Arch: "arm64"})
+	_, _, _, err = verifiedEntry(dir, target.Target{OS: "darwin", Arch: "arm64"})
 	assert.ErrorContains(t, err, "no verified backend for darwin/arm64 in report.json (it has: linux/amd64)")
 
 	writeDist(t, dir, linuxAmd64, "peft_engine", true, false, []byte("ELF"), 0o755,
 		report.Check{Name: "glibc", OK: false}, report.Check{Name: "health", OK: false})
-	_, _, err = verifiedEntry(dir, linuxAmd64)
+	_, _, _, err = verifiedEntry(dir, linuxAmd64)
 	assert.ErrorContains(t, err, "the backend for linux/amd64 did not pass verification (failed: glibc, health): refusing to package it")
 
+	// Found by review: an entry with no checks vouched for its backend.
+	writeDist(t, dir, linuxAmd64, "peft_engine", true, false, []byte("ELF"), 0o755, report.Check{})
+	rewriteChecks(t, dir, nil)
+	_, _, _, err = verifiedEntry(dir, linuxAmd64)
+	assert.ErrorContains(t, err, "did not pass verification (failed: none run)")
+
+	// An artifact that is not the layout its mode gives is refused, whatever the file system holds.
+	e2 := writeDist(t, dir, linuxAmd64, "peft_engine", true, false, []byte("ELF"), 0o755)
+	e2.Mode = "onefile"
+	writeTestReport(t, dir, e2)
+	_, _, _, err = verifiedEntry(dir, linuxAmd64)
+	assert.ErrorContains(t, err, `artifact "linux-amd64/peft_engine/peft_engine" is not a onefile layout`)
+
 	assert.NilError(t, os.WriteFile(filepath.Join(dir, "report.json"), []byte("{"), 0o644))
-	_, _, err = verifiedEntry(dir, linuxAmd64)
+	_, _, _, err = verifiedEntry(dir, linuxAmd64)
 	assert.ErrorContains(t, err, "report:")
 }
 
@@ -91,7 +136,7 @@ func TestLocateBundle(t *testing.T) {
 	}{{true, false}, {false, false}, {true, true}, {false, true}} {
 		dir := t.TempDir()
 		e := writeDist(t, dir, linuxAmd64, "peft_engine", tc.onedir, tc.runner, []byte("ELF"), 0o755)
-		b, err := locateBundle(dir, linuxAmd64, "peft_engine", e)
+		b, err := locateBundle(dir, bundleOf(t, e))
 		assert.NilError(t, err)
 		base := dir
 		if tc.runner {
@@ -107,17 +152,15 @@ func TestLocateBundle(t *testing.T) {
 	}
 	dir := t.TempDir()
 	e := writeDist(t, dir, linuxAmd64, "peft_engine", true, false, []byte("ELF"), 0o755)
-	_, err := locateBundle(dir, linuxAmd64, "engine", e)
-	assert.ErrorContains(t, err, "report.json's artifact is not a engine backend (want linux-amd64/engine/engine or linux-amd64/engine): pass the build's --name")
 	assert.NilError(t, os.RemoveAll(filepath.Join(dir, "linux-amd64")))
-	_, err = locateBundle(dir, linuxAmd64, "peft_engine", e)
+	_, err := locateBundle(dir, bundleOf(t, e))
 	assert.ErrorContains(t, err, "backend missing from dist: neither ")
 }
 
 func TestCheckHandoff(t *testing.T) {
 	dir := t.TempDir()
 	e := writeDist(t, dir, linuxAmd64, "peft_engine", true, false, []byte("ELF"), 0o755)
-	b, err := locateBundle(dir, linuxAmd64, "peft_engine", e)
+	b, err := locateBundle(dir, bundleOf(t, e))
 	assert.NilError(t, err)
 	assert.NilError(t, checkHandoff(b, e, "linux"))
 
@@ -170,7 +213,7 @@ func TestCheckFolders(t *testing.T) {
 func TestPlaceBackend(t *testing.T) {
 	dir := t.TempDir()
 	e := writeDist(t, dir, linuxAmd64, "peft_engine", true, false, []byte("ELF"), 0o755)
-	b, err := locateBundle(dir, linuxAmd64, "peft_engine", e)
+	b, err := locateBundle(dir, bundleOf(t, e))
 	assert.NilError(t, err)
 	backendDist := filepath.Join(t.TempDir(), "backend", "dist")
 	assert.NilError(t, os.MkdirAll(filepath.Join(backendDist, "old_engine"), 0o755))
@@ -393,7 +436,7 @@ func setupPackageFixture(t *testing.T) packageFixture {
 func (f packageFixture) run(t *testing.T, extra ...string) (int, string, string) {
 	t.Helper()
 	a, stdout, stderr := testApp("linux", "amd64")
-	args := append([]string{"package", "--app", f.app, "--dist", f.dist, "--targets", "dir,tar.gz", "--name", f.name}, extra...)
+	args := append([]string{"package", "--app", f.app, "--dist", f.dist, "--targets", "dir,tar.gz"}, extra...)
 	code := a.run(context.Background(), args)
 	return code, stdout.String(), stderr.String()
 }

@@ -96,15 +96,3 @@ func checkPyInstaller(got string) error {
 	}
 	return nil
 }
-
-// parseFreeze turns `pip freeze --all` output into the report's packages, named like the
-// module's pip builder does ("pip:fastapi" → "0.115.11"). Editable and URL lines are skipped.
-func parseFreeze(out string) map[string]string {
-	m := map[string]string{}
-	for _, line := range strings.Split(out, "\n") {
-		if name, v, ok := strings.Cut(strings.TrimSpace(line), "=="); ok && name != "" && v != "" {
-			m["pip:"+strings.ToLower(name)] = v
-		}
-	}
-	return m
-}

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"gotest.tools/v3/assert"
+
+	"github.com/pybundle/pybundle/images"
 )
 
 func TestVenvLayout(t *testing.T) {
@@ -93,6 +95,6 @@ func TestCheckPyInstaller(t *testing.T) {
 }
 
 func TestParseFreeze(t *testing.T) {
-	got := parseFreeze("FastAPI==0.115.11\r\npyinstaller==6.22.2\n-e git+https://example.com/x.git#egg=x\nlocal @ file:///tmp/local-1.0.whl\n\npip==25.1\n")
+	got := images.ParseFreeze("FastAPI==0.115.11\r\npyinstaller==6.22.2\n-e git+https://example.com/x.git#egg=x\nlocal @ file:///tmp/local-1.0.whl\n\npip==25.1\n")
 	assert.DeepEqual(t, got, map[string]string{"pip:fastapi": "0.115.11", "pip:pyinstaller": "6.22.2", "pip:pip": "25.1"})
 }

@@ -15,12 +15,12 @@ import (
 //
 // followed by the last lines of the tool's output.
 type Error struct {
-	Stage  string // spec, compile, verify, health, package
-	Target string // linux/amd64
-	File   string // source-relative file, when known
-	Line   int
-	Reason string
-	Tail   []string // last lines of the tool's output
+	Stage  string   `json:"stage"`          // plan, compile, verify, health, package…
+	Target string   `json:"target"`         // linux/amd64
+	File   string   `json:"file,omitempty"` // source-relative file, when known
+	Line   int      `json:"line,omitempty"`
+	Reason string   `json:"reason"`
+	Tail   []string `json:"tail,omitempty"` // last lines of the tool's output
 }
 
 func (e *Error) Error() string {

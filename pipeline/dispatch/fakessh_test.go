@@ -161,7 +161,7 @@ func fakeBuild(at func(string) string, mode string, argv []string) int {
 	if mode == "tamper" { // the report does not match the bytes that will be sent
 		e.SHA256 = sha([]byte("something else"))
 	}
-	rep := report.Report{Tool: "pybundle"}
+	rep := report.New()
 	rep.Add(e)
 	files["report.json"], _ = rep.JSON()
 	for name, b := range files {

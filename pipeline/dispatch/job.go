@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pybundle/pybundle/pipeline/plan"
 	"github.com/pybundle/pybundle/pipeline/target"
 )
 
@@ -27,9 +28,9 @@ type Job struct {
 	Binary string `json:"binary"`
 	Source string `json:"source"`
 	Out    string `json:"out"`
-	// Args are pybundle-runner build flags beyond those the job sets itself (--source, --out,
-	// --platform and the runner's own settings): --mode, --name, --entry, --budget, ...
-	Args []string `json:"args"`
+	// Options are the build's options (the plan's), sent as pybundle-runner's --options file:
+	// typed JSON, nothing re-spelled as flags.
+	Options plan.Options `json:"options"`
 	// Artifact is the executable's expected path inside dist/ (report.json's "artifact").
 	Artifact string `json:"artifact"`
 	// ConnectTimeout bounds each SSH handshake; Timeout the whole job.
@@ -65,14 +66,11 @@ func (j Job) Validate() error {
 	case j.Timeout < 0 || j.ConnectTimeout < 0:
 		return fmt.Errorf("job: negative timeout")
 	}
-	if t.OS == "windows" {
-		// cmd.exe toggles quoting at every '"' and expands %VAR% even inside quotes: such an
-		// argument cannot be passed through it safely.
-		for _, a := range j.Args {
-			if strings.ContainsAny(a, "\"%\r\n") {
-				return fmt.Errorf("job: argument %q: quotes, %% and line breaks cannot pass through cmd.exe on a Windows runner", a)
-			}
-		}
+	if err := j.Runner.Validate(); err != nil {
+		return fmt.Errorf("job: %v", err)
+	}
+	if err := j.Options.Validate(); err != nil {
+		return fmt.Errorf("job: options: %v", err)
 	}
 	return nil
 }
@@ -144,6 +142,7 @@ func (j Job) BuildCommand() string {
 		"--source", dir + "/src",
 		"--out", dir + "/out",
 		"--platform", j.Target,
+		"--options", dir + "/" + OptionsFile,
 	}
 	r := j.Runner
 	for _, f := range []struct{ flag, v string }{
@@ -153,9 +152,11 @@ func (j Job) BuildCommand() string {
 			args = append(args, f.flag, f.v)
 		}
 	}
-	args = append(args, j.Args...)
 	return j.commandLine(args)
 }
+
+// OptionsFile is the job's options, next to the runner binary in the job folder.
+const OptionsFile = "options.json"
 
 // DownloadFiles are what the download step brings back, relative to the job's out folder.
 var DownloadFiles = []string{"dist", "report.json", "summary.txt"}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gotest.tools/v3/assert"
+
+	"github.com/pybundle/pybundle/pipeline/plan"
 )
 
 // validJob is a job Validate accepts; tests change one thing at a time.
@@ -21,7 +23,7 @@ func validJob() Job {
 		Binary:   "/job/pybundle-runner",
 		Source:   "/job/src",
 		Out:      "/job/out",
-		Args:     []string{"--mode", "onedir", "--name", "peft_engine", "--entry", "main.py", "--budget", "3GiB"},
+		Options:  plan.Defaults(),
 		Artifact: "linux-amd64/peft_engine/peft_engine",
 	}
 }
@@ -38,7 +40,6 @@ func TestJobValidate(t *testing.T) {
 		{"id of one character", func(j *Job) { j.ID = "7" }},
 		{"id of 80 characters", func(j *Job) { j.ID = strings.Repeat("x", 80) }},
 		{"timeouts set", func(j *Job) { j.Timeout, j.ConnectTimeout = time.Hour, time.Second }},
-		{"no args", func(j *Job) { j.Args = nil }},
 		{"known hosts", func(j *Job) { j.KnownHosts = "/job/known_hosts" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,6 +83,13 @@ func TestJobValidateErrors(t *testing.T) {
 		{"no artifact", func(j *Job) { j.Artifact = "" }, "are required"},
 		{"negative timeout", func(j *Job) { j.Timeout = -time.Second }, "negative timeout"},
 		{"negative connect timeout", func(j *Job) { j.ConnectTimeout = -time.Second }, "negative timeout"},
+		{"no options", func(j *Job) { j.Options = plan.Options{} }, "job: options: platforms: none given"},
+		// Found by review: runner settings reach cmd.exe's line unchecked when a job is read back.
+		{"cmd.exe syntax in a setting", func(j *Job) { j.Target, j.Runner.Python = "windows/amd64", `py" & calc.exe & "` }, `python="py\" & calc.exe & \"": quotes, % and line breaks are not allowed`},
+		{"percent in a setting", func(j *Job) { j.Runner.Venv = `%TEMP%\v` }, "quotes, % and line breaks"},
+		// Found by review: invalid UTF-8 became U+FFFD on Windows, another path than given.
+		{"invalid UTF-8 in a setting", func(j *Job) { j.Runner.Wheelhouse = "C:\\w\xff" }, "wheelhouse=\"C:\\\\w\\xff\": not valid UTF-8"},
+		{"option-like setting", func(j *Job) { j.Runner.Venv = "--help" }, "must not start with '-'"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			j := validJob()
@@ -216,7 +224,6 @@ func commandJob(tgt string) Job {
 	j := validJob()
 	j.Target, j.ID = tgt, "j1"
 	j.Runner.PythonVersion = "3.13"
-	j.Args = []string{"--mode", "onedir", "--name", "peft_engine", "--entry", "app/main.py", "--hidden-imports", "services.users,my plugins.x"}
 	return j
 }
 
@@ -227,13 +234,12 @@ func TestBuildCommand(t *testing.T) {
 	j.Runner.Wheelhouse = "/srv/wheels"
 	assert.Equal(t, j.BuildCommand(),
 		"pybundle-job-j1/pybundle-runner build --source pybundle-job-j1/src --out pybundle-job-j1/out --platform linux/arm64"+
-			" --python 'py -3.13' --python-version 3.13 --venv '.cache/pybundle venv' --wheelhouse /srv/wheels"+
-			" --mode onedir --name peft_engine --entry app/main.py --hidden-imports 'services.users,my plugins.x'")
+			" --options pybundle-job-j1/options.json --python 'py -3.13' --python-version 3.13 --venv '.cache/pybundle venv' --wheelhouse /srv/wheels")
 
 	j = commandJob("darwin/arm64")
 	assert.Equal(t, j.BuildCommand(),
 		"pybundle-job-j1/pybundle-runner build --source pybundle-job-j1/src --out pybundle-job-j1/out --platform darwin/arm64"+
-			" --python-version 3.13 --mode onedir --name peft_engine --entry app/main.py --hidden-imports 'services.users,my plugins.x'",
+			" --options pybundle-job-j1/options.json --python-version 3.13",
 		"unset runner settings give no flags")
 
 	j = commandJob("windows/amd64")
@@ -242,12 +248,11 @@ func TestBuildCommand(t *testing.T) {
 	j.Runner.Wheelhouse = `D:\wheel house\`
 	assert.Equal(t, j.BuildCommand(),
 		`pybundle-job-j1\pybundle-runner.exe build --source pybundle-job-j1/src --out pybundle-job-j1/out --platform windows/amd64`+
-			` --python "py -3.13" --python-version 3.13 --venv C:\pybundle\venv --wheelhouse "D:\wheel house\\"`+
-			` --mode onedir --name peft_engine --entry app/main.py --hidden-imports "services.users,my plugins.x"`)
+			` --options pybundle-job-j1/options.json --python "py -3.13" --python-version 3.13 --venv C:\pybundle\venv --wheelhouse "D:\wheel house\\"`)
 
 	j = validJob()
-	j.Target, j.ID, j.Args = "linux/amd64", "j2", nil
-	assert.Equal(t, j.BuildCommand(), "pybundle-job-j2/pybundle-runner build --source pybundle-job-j2/src --out pybundle-job-j2/out --platform linux/amd64")
+	j.Target, j.ID = "linux/amd64", "j2"
+	assert.Equal(t, j.BuildCommand(), "pybundle-job-j2/pybundle-runner build --source pybundle-job-j2/src --out pybundle-job-j2/out --platform linux/amd64 --options pybundle-job-j2/options.json")
 }
 
 // What the runner's shell hands pybundle-runner is exactly the argv the job meant.
@@ -258,11 +263,9 @@ func TestBuildCommandDecodes(t *testing.T) {
 			j.Runner.Python = "py -3.13"
 			j.Runner.Venv = "~/my venv's place & more"
 			j.Runner.Wheelhouse = `C:\wheels\`
-			j.Args = append(j.Args, "--budget", "", "--x", `a\"b`, "$HOME", "*.py", "a|b>c")
 			want := []string{j.Dir() + "/" + j.BinaryName(), "build",
-				"--source", "pybundle-job-j1/src", "--out", "pybundle-job-j1/out", "--platform", tgt,
+				"--source", "pybundle-job-j1/src", "--out", "pybundle-job-j1/out", "--platform", tgt, "--options", "pybundle-job-j1/options.json",
 				"--python", "py -3.13", "--python-version", "3.13", "--venv", "~/my venv's place & more", "--wheelhouse", `C:\wheels\`}
-			want = append(want, j.Args...)
 			var got []string
 			var err error
 			if j.windows() {

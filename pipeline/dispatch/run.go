@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/pybundle/pybundle/pipeline/diagnose"
 	"github.com/pybundle/pybundle/pipeline/report"
+	"github.com/pybundle/pybundle/pipeline/source"
 	"github.com/pybundle/pybundle/pipeline/verify"
 )
 
@@ -243,60 +245,73 @@ func (s *session) cleanup() {
 	}
 }
 
-// WriteUpload writes the upload stream: pybundle-job-<id>/<pybundle-runner> (mode 0755) and
-// the source under pybundle-job-<id>/src/. Byte-code caches are left out; a symlink to a file
-// is sent as that file, symlinked folders are skipped (their target may lie outside the
-// source), as the runner's own copy does.
+// WriteUpload writes the upload stream: pybundle-job-<id>/<pybundle-runner> (mode 0755), the
+// options file and the source's files under pybundle-job-<id>/src/, as pipeline/source lists
+// them: links that leave the source are never followed (a secret mounted beside the source
+// cannot be sent by naming it from inside), special files are left out.
 func WriteUpload(w io.Writer, j Job) error {
 	tw := tar.NewWriter(w)
 	root := j.Dir()
-	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: root + "/", Mode: 0o755, ModTime: time.Now()}); err != nil {
+	now := time.Now()
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: root + "/", Mode: 0o755, ModTime: now}); err != nil {
 		return err
 	}
 	if err := addFile(tw, j.Binary, root+"/"+j.BinaryName(), 0o755); err != nil {
 		return fmt.Errorf("runner binary: %w", err)
 	}
-	source := j.Source
-	if real, err := filepath.EvalSymlinks(source); err == nil {
-		source = real // WalkDir does not descend into a root that is a symlink
+	opts, err := json.Marshal(j.Options)
+	if err != nil {
+		return err
 	}
-	err := filepath.WalkDir(source, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(source, p)
-		if err != nil {
-			return err
-		}
-		name := root + "/src"
-		if rel != "." {
-			name += "/" + filepath.ToSlash(rel)
-		}
-		if d.IsDir() && d.Name() == "__pycache__" || strings.HasSuffix(d.Name(), ".pyc") {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		fi, err := os.Stat(p) // follows symlinks
-		switch {
-		case err != nil && d.Type()&fs.ModeSymlink != 0:
-			return nil // dangling link: nothing to send
-		case err != nil:
-			return err
-		case fi.IsDir() && d.Type()&fs.ModeSymlink != 0:
-			return nil
-		case fi.IsDir():
-			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: 0o755, ModTime: fi.ModTime()})
-		case fi.Mode().IsRegular():
-			return addFile(tw, p, name, int64(fi.Mode().Perm()))
-		}
-		return nil // sockets, devices: not source
-	})
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: root + "/" + OptionsFile, Mode: 0o644, Size: int64(len(opts)), ModTime: now}); err != nil {
+		return err
+	}
+	if _, err := tw.Write(opts); err != nil {
+		return err
+	}
+	tree, err := source.Read(j.Source, nil)
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: root + "/src/", Mode: 0o755, ModTime: now}); err != nil {
+		return err
+	}
+	written := map[string]bool{}
+	for _, f := range tree.Files {
+		// Parent folders before their files, each once.
+		var parents []string
+		for d := path.Dir(f.Path); d != "." && !written[d]; d = path.Dir(d) {
+			parents = append(parents, d)
+			written[d] = true
+		}
+		for k := len(parents) - 1; k >= 0; k-- {
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: root + "/src/" + parents[k] + "/", Mode: 0o755, ModTime: now}); err != nil {
+				return err
+			}
+		}
+		if err := addTreeFile(tw, tree, f, root+"/src/"+f.Path); err != nil {
+			return fmt.Errorf("source: %w", err)
+		}
+	}
 	return tw.Close()
+}
+
+// addTreeFile adds one file of the source tree, opened inside it (never through a link out).
+func addTreeFile(tw *tar.Writer, tree *source.Tree, f source.File, name string) error {
+	r, err := tree.Open(f.Path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	fi, err := r.Stat()
+	if err != nil {
+		return err
+	}
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: int64(f.Mode.Perm()), Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
+		return err
+	}
+	_, err = io.Copy(tw, io.LimitReader(r, fi.Size()))
+	return err
 }
 
 func addFile(tw *tar.Writer, src, name string, mode int64) error {
@@ -541,7 +556,6 @@ func CheckDownload(dir string, j Job) error {
 	}
 	return nil
 }
-
 
 // bundleSize counts regular files, as verify does for the report's size_bytes.
 func bundleSize(p string, onedir bool) (int64, error) {

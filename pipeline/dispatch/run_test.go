@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -19,6 +20,7 @@ import (
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
 
+	"github.com/pybundle/pybundle/pipeline/plan"
 	"github.com/pybundle/pybundle/pipeline/report"
 )
 
@@ -77,7 +79,7 @@ func TestWriteUpload(t *testing.T) {
 	assert.NilError(t, os.Mkdir(filepath.Join(src, "empty"), 0o755))
 	outside := writeFile(t, base, "shared/config.py", "DEBUG = False\n", 0o644)
 	assert.NilError(t, os.Symlink("main.py", filepath.Join(src, "entry.py")))                // to a file: sent as that file
-	assert.NilError(t, os.Symlink(outside, filepath.Join(src, "config.py")))                 // to a file outside: sent too
+	assert.NilError(t, os.Symlink(outside, filepath.Join(src, "config.py")))                 // to a file outside: never followed
 	assert.NilError(t, os.Symlink("app", filepath.Join(src, "app_link")))                    // to a folder: skipped
 	assert.NilError(t, os.Symlink(filepath.Join(base, "shared"), filepath.Join(src, "ext"))) // folder outside: skipped
 	assert.NilError(t, os.Symlink("gone.py", filepath.Join(src, "dangling.py")))             // dangling: skipped
@@ -88,6 +90,12 @@ func TestWriteUpload(t *testing.T) {
 	var buf bytes.Buffer
 	assert.NilError(t, WriteUpload(&buf, j))
 	got, order := readTar(t, buf.Bytes())
+
+	// The options travel as typed JSON, exactly the job's.
+	var opts plan.Options
+	assert.NilError(t, json.Unmarshal([]byte(got["pybundle-job-j1/options.json"].Body), &opts))
+	assert.DeepEqual(t, opts, j.Options)
+	delete(got, "pybundle-job-j1/options.json")
 
 	want := map[string]tarEntry{
 		"pybundle-job-j1/":                        {Type: tar.TypeDir, Mode: 0o755},
@@ -101,9 +109,7 @@ func TestWriteUpload(t *testing.T) {
 		"pybundle-job-j1/src/app/server.py":       {Type: tar.TypeReg, Mode: 0o640, Body: "import uvicorn\n"},
 		"pybundle-job-j1/src/app/data/":           {Type: tar.TypeDir, Mode: 0o755},
 		"pybundle-job-j1/src/app/data/schema.sql": {Type: tar.TypeReg, Mode: 0o644, Body: "create table t(x);\n"},
-		"pybundle-job-j1/src/empty/":              {Type: tar.TypeDir, Mode: 0o755},
 		"pybundle-job-j1/src/entry.py":            {Type: tar.TypeReg, Mode: 0o644, Body: "from app import run\nrun()\n"},
-		"pybundle-job-j1/src/config.py":           {Type: tar.TypeReg, Mode: 0o644, Body: "DEBUG = False\n"},
 	}
 	assert.DeepEqual(t, got, want)
 	for _, name := range order {

@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/pybundle/pybundle/pipeline/target"
 )
@@ -99,11 +100,7 @@ func ParseRunner(s string) (Runner, error) {
 		if len(vs) != 1 {
 			return Runner{}, fmt.Errorf("runner %q: %s given %d times", s, k, len(vs))
 		}
-		v := vs[0]
-		if strings.ContainsAny(v, "\"%\r\n\x00") {
-			return Runner{}, fmt.Errorf("runner %q: %s=%q: quotes, %% and line breaks are not allowed", s, k, v)
-		}
-		switch k {
+		switch v := vs[0]; k {
 		case "python":
 			r.Python = v
 		case "python-version":
@@ -116,7 +113,33 @@ func ParseRunner(s string) (Runner, error) {
 			return Runner{}, fmt.Errorf("runner %q: unknown setting %q (known: %s)", s, k, strings.Join(queryKeys, ", "))
 		}
 	}
+	if err := r.Validate(); err != nil {
+		return Runner{}, fmt.Errorf("runner %q: %v", s, err)
+	}
 	return r, nil
+}
+
+// Validate checks the runner's settings: they go on one command line for the runner's login
+// shell (sh, or cmd.exe on Windows, which toggles quoting at every '"' and expands %VAR% even
+// inside quotes), so nothing that shell could read as syntax may be in them, and they must be
+// valid UTF-8 (Windows would turn anything else into U+FFFD, another path than the one given).
+func (r Runner) Validate() error {
+	if r.User == "" || r.Host == "" || r.Port < 1 || r.Port > 65535 {
+		return fmt.Errorf("runner incomplete: user, host and a port 1-65535 are required")
+	}
+	for _, f := range []struct{ key, v string }{
+		{"user", r.User}, {"host", r.Host}, {"python", r.Python}, {"python-version", r.PythonVersion}, {"venv", r.Venv}, {"wheelhouse", r.Wheelhouse},
+	} {
+		switch {
+		case !utf8.ValidString(f.v):
+			return fmt.Errorf("%s=%q: not valid UTF-8", f.key, f.v)
+		case strings.ContainsAny(f.v, "\"%\r\n\x00"):
+			return fmt.Errorf("%s=%q: quotes, %% and line breaks are not allowed", f.key, f.v)
+		case strings.HasPrefix(f.v, "-"):
+			return fmt.Errorf("%s=%q: must not start with '-'", f.key, f.v)
+		}
+	}
+	return nil
 }
 
 // redactRaw hides the password of an address that may not parse: the userinfo is what

@@ -31,33 +31,33 @@ const (
 // Options says what to start and how to judge it.
 type Options struct {
 	// Artifact is the executable to start.
-	Artifact string
+	Artifact string `json:"artifact"`
 	// Args come before the "--port N" that Probe appends.
-	Args []string
+	Args []string `json:"args,omitempty"`
 	// Env is added to the inherited environment (before APP_PORT and PORT,
 	// which Probe sets and which therefore win).
-	Env []string
+	Env []string `json:"env,omitempty"`
 	// Port to serve on; 0 picks a free one per run.
-	Port int
+	Port int `json:"port,omitempty"`
 	// Path polled for health (default DefaultPath).
-	Path string
+	Path string `json:"path,omitempty"`
 	// Budget is the longest acceptable time to the first healthy answer
 	// (default DefaultBudget).
-	Budget time.Duration
+	Budget time.Duration `json:"budget,omitempty"`
 	// Interval between polls (default DefaultInterval).
-	Interval time.Duration
+	Interval time.Duration `json:"interval,omitempty"`
 	// Grace is how long the process tree may take to disappear after SIGTERM
 	// (default DefaultGrace).
-	Grace time.Duration
+	Grace time.Duration `json:"grace,omitempty"`
 	// Runs is the number of start-ups; more than one gives min/median/max.
-	Runs int
+	Runs int `json:"runs,omitempty"`
 	// Emulated marks a run under QEMU: the timing is still reported, but the
 	// budget is multiplied by EmulatedFactor (default DefaultEmulatedFactor).
-	Emulated       bool
-	EmulatedFactor float64
+	Emulated       bool    `json:"emulated,omitempty"`
+	EmulatedFactor float64 `json:"emulated_factor,omitempty"`
 	// Output, when set, receives the backend's stdout and stderr as they come
 	// (the CLI's -v); they are always kept for LogTail.
-	Output io.Writer
+	Output io.Writer `json:"-"`
 }
 
 // Run is one successful start-up.

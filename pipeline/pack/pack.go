@@ -26,6 +26,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pybundle/pybundle/pipeline/layout"
 	"github.com/pybundle/pybundle/pipeline/verify"
 )
 
@@ -45,38 +46,13 @@ const (
 	CheckWinConfigName = "win-config"
 )
 
-// Artifact kinds: how the tree under Artifact.Root was obtained.
-const (
-	KindDir   = "dir"
-	KindTarGz = "tar.gz"
-	KindZip   = "zip"
-	KindDeb   = "deb"
-	KindRPM   = "rpm"
-)
-
-// Kinds lists the accepted Artifact.Kind values.
-var Kinds = []string{KindDir, KindTarGz, KindZip, KindDeb, KindRPM}
-
-// KindOf guesses the kind from an electron-builder output's file name: the
-// extension for archives and packages, KindDir for anything else
-// (linux-unpacked, win-unpacked, mac).
-func KindOf(artifactName string) string {
-	n := strings.ToLower(artifactName)
-	for _, k := range []string{KindTarGz, KindZip, KindDeb, KindRPM} {
-		if strings.HasSuffix(n, "."+k) {
-			return k
-		}
-	}
-	return KindDir
-}
-
 // Artifact is one electron-builder output checked.
 type Artifact struct {
 	// Name is the output's name, e.g. "linux-unpacked" or
 	// "peft-desktop_0.1.0_amd64.deb" (set by the caller).
 	Name string `json:"name"`
-	// Kind is one of Kinds (set by the caller).
-	Kind string `json:"kind"`
+	// Kind is how the tree was obtained (set by the caller).
+	Kind Kind `json:"kind"`
 	// Root is the extracted tree.
 	Root string `json:"root"`
 	// BackendPath is the backend executable found, relative to Root, with
@@ -172,22 +148,19 @@ func isResources(dir string, ents []fs.DirEntry) bool {
 	return false
 }
 
-// CheckBackend checks Property 6 on the tree extracted from one
-// electron-builder output at root: name is the backend's base name
-// (peft_engine; the onedir folder's name), exe the executable's file name
-// (peft_engine or peft_engine.exe; empty means name). wantSHA256, when not
-// empty, is the hex sha256 the verify step recorded for the executable (in
-// report.json): equal digests prove the packaged backend is the verified one.
+// CheckBackend checks Property 6 on the tree extracted from one electron-builder output at
+// root, for the bundle b report.json vouches for. wantSHA256, when not empty, is the hex sha256
+// the verify step recorded for the executable: equal digests prove the packaged backend is the
+// verified one.
 //
-// Checks, in order: resources (FindResources), location (onefile
-// <resources>/backend/<exe>, else onedir <resources>/backend/<name>/<exe> —
-// the order the app's BackendServiceManager tries them — a regular file, not a
-// symlink), mode (executable by owner, group and other; 0755 expected;
-// Windows .exe files are exempt), outside-asar (app.asar's header lists
-// nothing under backend/ and nothing named <exe> or <name>, and neither
-// app.asar.unpacked nor an app/ folder holds such a path), sha256. Name and
-// Kind of the result are left for the caller.
-func CheckBackend(root, name, exe, wantSHA256 string) (a Artifact) {
+// Checks, in order: resources (FindResources), location (the executable where the app starts
+// it, <resources>/<b.Packaged()>, a regular file, not a symlink; the app tries onefile before
+// onedir, so a onefile executable shadowing a onedir bundle fails too), mode (executable by
+// owner, group and other; 0755 expected; Windows .exe files are exempt), outside-asar
+// (app.asar's header lists nothing under backend/ and nothing named <exe> or <name>, and
+// neither app.asar.unpacked nor an app/ folder holds such a path), sha256. Name and Kind of
+// the result are left for the caller.
+func CheckBackend(root string, b layout.Bundle, wantSHA256 string) (a Artifact) {
 	a.Root = root
 	add := func(check string, ok bool, format string, args ...any) {
 		a.Checks = append(a.Checks, Check{Name: check, OK: ok, Detail: fmt.Sprintf(format, args...)})
@@ -198,12 +171,7 @@ func CheckBackend(root, name, exe, wantSHA256 string) (a Artifact) {
 			a.OK = a.OK && c.OK
 		}
 	}()
-	if exe == "" {
-		exe = name
-	}
-	if name == "" {
-		name = strings.TrimSuffix(exe, ".exe")
-	}
+	name, exe := b.Name, b.Exe()
 	if !validComponent(name) || !validComponent(exe) {
 		add(CheckLocation, false, "backend name %q / executable %q: each must be one non-empty path component", name, exe)
 		return a
@@ -216,12 +184,18 @@ func CheckBackend(root, name, exe, wantSHA256 string) (a Artifact) {
 	}
 	add(CheckResources, true, "%s", rel(root, res))
 
-	exePath, layout, detail := locate(res, name, exe)
-	if exePath == "" {
+	exePath, found, detail := locate(res, name, exe)
+	switch {
+	case exePath == "":
 		add(CheckLocation, false, "%s", detail)
-	} else {
+	case found != string(b.Mode):
 		a.BackendPath = rel(root, exePath)
-		add(CheckLocation, true, "%s at %s%s", layout, a.BackendPath, detail)
+		add(CheckLocation, false, "%s at %s, but report.json vouches for a %s backend (%s): the app would start another bundle than the verified one",
+			found, a.BackendPath, b.Mode, "resources/"+b.Packaged())
+		exePath = ""
+	default:
+		a.BackendPath = rel(root, exePath)
+		add(CheckLocation, true, "%s at %s%s", found, a.BackendPath, detail)
 	}
 
 	if exePath != "" {
@@ -251,8 +225,8 @@ func CheckBackend(root, name, exe, wantSHA256 string) (a Artifact) {
 // locate finds the executable the app would start. It returns the path (empty
 // when none), the layout and a detail: the failure, or a note when both
 // layouts are present.
-func locate(res, name, exe string) (p, layout, detail string) {
-	backend := filepath.Join(res, "backend")
+func locate(res, name, exe string) (p, found, detail string) {
+	backend := filepath.Join(res, layout.ResourcesBackendDir)
 	onefile := filepath.Join(backend, exe)
 	onedirDir := filepath.Join(backend, name)
 	onedir := filepath.Join(onedirDir, exe)
@@ -415,7 +389,6 @@ func checkOutsideAsar(root, res, name, exe string, add func(string, bool, string
 	}
 	add(CheckOutsideAsar, true, "%s: nothing under backend/ or named %s in %s", rel(root, res), exe, strings.Join(looked, ", "))
 }
-
 
 func isHexSHA256(s string) bool {
 	if len(s) != 64 {

@@ -5,22 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pybundle/pybundle/pipeline/layout"
+	"github.com/pybundle/pybundle/pipeline/target"
+
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
 )
-
-func TestKindOf(t *testing.T) {
-	for in, want := range map[string]string{
-		"linux-unpacked":                KindDir,
-		"peft-desktop-0.1.0.tar.gz":     KindTarGz,
-		"PeftDesktop-0.1.0-mac.ZIP":     KindZip,
-		"peft-desktop_0.1.0_amd64.deb":  KindDeb,
-		"peft-desktop-0.1.0.x86_64.rpm": KindRPM,
-		"mac-arm64":                     KindDir,
-	} {
-		assert.Equal(t, KindOf(in), want, in)
-	}
-}
 
 func TestFindResources(t *testing.T) {
 	asar := node{asar: appAsar}
@@ -112,6 +102,7 @@ func TestCheckBackend(t *testing.T) {
 		name       string
 		tree       map[string]node
 		exe, sha   string
+		onedir     bool     // report.json vouches for a onedir bundle (default: as wantPath shows)
 		wantPath   string   // BackendPath
 		wantFailed []string // failed checks; nil means pass
 		msgs       []string // in the details
@@ -139,6 +130,9 @@ func TestCheckBackend(t *testing.T) {
 			res + "backend/peft_engine.exe":             {},
 			res + "backend/peft_engine/peft_engine.exe": {},
 		}), wantPath: res + "backend/peft_engine.exe", msgs: []string{"also present; the app starts the onefile one"}},
+		{name: "onefile where a onedir bundle is vouched for", onedir: true, tree: base(onefile),
+			wantPath: res + "backend/peft_engine", wantFailed: []string{CheckLocation},
+			msgs: []string{"report.json vouches for a onedir backend (resources/backend/peft_engine/peft_engine)"}},
 		{name: "missing: lists backend/", tree: base(map[string]node{res + "backend/peft-engine": {mode: 0o755}}),
 			wantFailed: []string{CheckLocation},
 			msgs: []string{"neither resources/backend/peft_engine (onefile) nor resources/backend/peft_engine/peft_engine (onedir) exists",
@@ -191,8 +185,14 @@ func TestCheckBackend(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
 			writeTree(t, root, tc.tree)
-			exe := tc.exe
-			a := CheckBackend(root, "peft_engine", exe, tc.sha)
+			b := layout.Bundle{Target: linuxAmd64, Name: "peft_engine", Mode: layout.OneFile}
+			if strings.HasSuffix(tc.exe, ".exe") {
+				b.Target = windowsAmd64
+			}
+			if strings.Contains(tc.wantPath, "peft_engine/peft_engine") || tc.onedir {
+				b.Mode = layout.OneDir
+			}
+			a := CheckBackend(root, b, tc.sha)
 			assert.Equal(t, a.Root, root)
 			assert.Equal(t, a.BackendPath, tc.wantPath)
 			assert.DeepEqual(t, failed(a), tc.wantFailed)
@@ -208,3 +208,8 @@ func TestCheckBackend(t *testing.T) {
 		})
 	}
 }
+
+var (
+	linuxAmd64   = target.Target{OS: "linux", Arch: "amd64"}
+	windowsAmd64 = target.Target{OS: "windows", Arch: "amd64"}
+)

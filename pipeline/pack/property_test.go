@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pybundle/pybundle/pipeline/layout"
 )
 
 // Fixed seeds: a failure reproduces on every machine. Each failure message
@@ -70,7 +72,8 @@ func TestPropertyResourcePathAccessibility(t *testing.T) {
 		slug := strings.ToLower(strings.NewReplacer(" ", "-", "_", "-").Replace(product))
 		version := fmt.Sprintf("%d.%d.%d", r.IntN(3), r.IntN(20), r.IntN(100))
 
-		var prefix, kind string
+		var prefix string
+		var kind Kind
 		var extra []string // other files of the package, outside resources
 		switch r.IntN(4) {
 		case 0:
@@ -186,7 +189,14 @@ func TestPropertyResourcePathAccessibility(t *testing.T) {
 			want = "" // digest not given
 		}
 
-		a := CheckBackend(root, name, exe, want)
+		bundle := layout.Bundle{Target: linuxAmd64, Name: name, Mode: layout.OneFile}
+		if windows {
+			bundle.Target = windowsAmd64
+		}
+		if onedir {
+			bundle.Mode = layout.OneDir
+		}
+		a := CheckBackend(root, bundle, want)
 
 		executable := windows || perm&0o111 == 0o111
 		wantOK := place == placeOK && executable
@@ -242,7 +252,7 @@ func TestPropertyResourcePathAccessibility(t *testing.T) {
 			t.Fatalf("seed=(%#x,%#x): the generator never produced placement %d", propSeed1, propSeed2, p)
 		}
 	}
-	if counts[KindDeb+"/place0/ok=true"] == 0 || counts[KindDir+"/place0/ok=false"] == 0 {
+	if counts[string(KindDeb)+"/place0/ok=true"] == 0 || counts[string(KindDir)+"/place0/ok=false"] == 0 {
 		t.Fatalf("seed=(%#x,%#x): generator coverage too thin: %v", propSeed1, propSeed2, counts)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/pybundle/pybundle/pipeline/target"
 	"github.com/pybundle/pybundle/pipeline/verify"
 )
 
@@ -54,8 +55,12 @@ type Entry struct {
 // key identifies an entry: one build per target and mode.
 func (e Entry) key() string { return e.Target + " " + e.Mode }
 
-// OK reports whether every check of the entry passed.
+// OK reports whether the entry has checks and every one passed: an entry with no checks
+// vouches for nothing.
 func (e Entry) OK() bool {
+	if len(e.Checks) == 0 {
+		return false
+	}
 	for _, c := range e.Checks {
 		if !c.OK {
 			return false
@@ -63,6 +68,16 @@ func (e Entry) OK() bool {
 	}
 	return true
 }
+
+// The tool that writes reports. Reports merge only when both name the same version: entries
+// of different pybundle versions are not comparable.
+const (
+	ToolName    = "pybundle"
+	ToolVersion = "0.2.0"
+)
+
+// New is an empty report of this tool and version.
+func New() Report { return Report{Tool: ToolName, Version: ToolVersion, Entries: []Entry{}} }
 
 // Report is the whole document.
 type Report struct {
@@ -123,28 +138,26 @@ func compare(a, b Entry) int {
 	return strings.Compare(a.Mode, b.Mode)
 }
 
-// Merge combines two reports, e.g. a macOS runner's results into the Linux
-// report. Tool and version must agree (when both are set): entries from
-// different pybundle versions are not comparable. A target and mode present
-// in both is an error naming it and both builders.
+// Merge combines two reports, e.g. a macOS runner's results into the Linux report. Both must
+// name the same tool and version: a report without them, or of another pybundle version, is
+// refused. A target and mode present in both is an error naming it and both builders.
 func Merge(a, b Report) (Report, error) {
-	out := Report{Tool: a.Tool, Version: a.Version}
-	for _, f := range []struct {
-		name, x, y string
-		dst        *string
-	}{
-		{"tool", a.Tool, b.Tool, &out.Tool},
-		{"version", a.Version, b.Version, &out.Version},
-	} {
-		switch {
-		case f.x == "":
-			*f.dst = f.y
-		case f.y != "" && f.x != f.y:
-			return Report{}, fmt.Errorf("report: cannot merge %s %q with %s %q", f.name, f.x, f.name, f.y)
+	for _, r := range []Report{a, b} {
+		if r.Tool != ToolName || r.Version == "" {
+			return Report{}, fmt.Errorf("report: not a %s report (tool %q, version %q)", ToolName, r.Tool, r.Version)
 		}
 	}
+	if a.Version != b.Version {
+		return Report{}, fmt.Errorf("report: cannot merge version %q with version %q", a.Version, b.Version)
+	}
+	out := Report{Tool: a.Tool, Version: a.Version, Entries: []Entry{}}
 	seen := map[string]Entry{}
 	for _, e := range slices.Concat(a.Entries, b.Entries) {
+		t, err := target.Parse(e.Target)
+		if err != nil {
+			return Report{}, fmt.Errorf("report: entry %q: %v", e.Target, err)
+		}
+		e.Target = t.String() // Linux/AMD64 and linux/amd64 are one target
 		if prev, dup := seen[e.key()]; dup {
 			return Report{}, fmt.Errorf("report: duplicate entry for target %s mode %s (builders %q and %q)", e.Target, e.Mode, prev.Builder, e.Builder)
 		}
@@ -184,14 +197,7 @@ func Parse(b []byte) (Report, error) {
 	if err := json.Unmarshal(b, &in); err != nil {
 		return Report{}, fmt.Errorf("report: %w", err)
 	}
-	out, err := Merge(Report{Tool: in.Tool, Version: in.Version}, in)
-	if err != nil {
-		return Report{}, err
-	}
-	if out.Entries == nil {
-		out.Entries = []Entry{}
-	}
-	return out, nil
+	return Merge(Report{Tool: in.Tool, Version: in.Version}, in)
 }
 
 // Table renders a readable, aligned summary with one line per entry:
@@ -260,4 +266,37 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// MaxSize bounds a report.json read from a folder or a runner: far above any real one.
+const MaxSize = 16 << 20
+
+// Verified returns the entry of target t, which must exist and have passed every check: only
+// a backend the report vouches for is packaged (Property 4: build → verify → package).
+func (r Report) Verified(t target.Target) (Entry, error) {
+	var have []string
+	for _, e := range r.Entries {
+		if e.Target != t.String() {
+			have = append(have, e.Target)
+			continue
+		}
+		if !e.OK() {
+			var bad []string
+			for _, c := range e.Checks {
+				if !c.OK {
+					bad = append(bad, c.Name)
+				}
+			}
+			if len(e.Checks) == 0 {
+				bad = []string{"none run"}
+			}
+			return e, fmt.Errorf("the backend for %s did not pass verification (failed: %s): refusing to package it", t, strings.Join(bad, ", "))
+		}
+		return e, nil
+	}
+	if len(have) == 0 {
+		have = []string{"none"}
+	}
+	return Entry{}, fmt.Errorf("no verified backend for %s in report.json (it has: %s): build it with --platforms %s (or pybundle-runner build on that machine) and pass that output",
+		t, strings.Join(have, ", "), t)
 }

@@ -25,7 +25,7 @@ func entry(target, mode string) Entry {
 }
 
 func sample() Report {
-	r := Report{Tool: "pybundle", Version: "0.1.0"}
+	r := New()
 	arm := entry("linux/arm64", "onefile")
 	arm.Emulated, arm.StartupMS = true, f(40_100)
 	r.Add(arm)
@@ -67,7 +67,7 @@ func TestJSONDeterministic(t *testing.T) {
 	// the same entries added in another order give the same bytes
 	a := sample()
 	var b Report
-	b.Tool, b.Version = "pybundle", "0.1.0"
+	b = New()
 	for i := len(a.Entries) - 1; i >= 0; i-- {
 		b.Add(a.Entries[i])
 	}
@@ -103,7 +103,7 @@ func TestJSONEmpty(t *testing.T) {
 
 func TestMerge(t *testing.T) {
 	linux := sample()
-	mac := Report{Tool: "pybundle", Version: "0.1.0"}
+	mac := New()
 	m := entry("darwin/arm64", "onedir")
 	m.Builder = "runner:mac-mini"
 	mac.Add(m)
@@ -119,32 +119,46 @@ func TestMerge(t *testing.T) {
 		err  string
 	}{
 		{"duplicate", func() Report {
-			d := Report{Tool: "pybundle"}
+			d := New()
 			e := entry("linux/amd64", "onefile")
 			e.Builder = "runner:ubuntu-22"
 			d.Add(e)
 			return d
 		}(), `duplicate entry for target linux/amd64 mode onefile (builders "dagger" and "runner:ubuntu-22")`},
-		{"version", Report{Tool: "pybundle", Version: "0.2.0"}, `cannot merge version "0.1.0" with version "0.2.0"`},
-		{"tool", Report{Tool: "other"}, `cannot merge tool "pybundle" with tool "other"`},
+		{"version", Report{Tool: "pybundle", Version: "0.0.9"}, `cannot merge version "` + ToolVersion + `" with version "0.0.9"`},
+		{"tool", Report{Tool: "other", Version: ToolVersion}, `not a pybundle report (tool "other"`},
+		// Found by review: a report without tool/version merged with any version.
+		{"no version", Report{Tool: "pybundle"}, `not a pybundle report (tool "pybundle", version "")`},
+		{"nothing", Report{}, `not a pybundle report`},
+		// Found by review: Linux/AMD64 and linux/amd64 became two entries.
+		{"spelling", func() Report {
+			d := New()
+			d.Add(entry("Linux/AMD64", "onefile"))
+			return d
+		}(), `duplicate entry for target linux/amd64 mode onefile`},
 	} {
 		_, err := Merge(linux, tc.b)
 		assert.ErrorContains(t, err, tc.err, tc.name)
 	}
 
-	got, err = Merge(Report{}, mac)
+	got, err = Merge(New(), mac)
 	assert.NilError(t, err)
-	assert.Equal(t, got.Version, "0.1.0", "an empty side takes the other's version")
+	assert.Equal(t, got.Version, ToolVersion)
 }
 
 func TestParse(t *testing.T) {
 	_, err := Parse([]byte(`{"entries": [`))
 	assert.ErrorContains(t, err, "report:")
-	_, err = Parse([]byte(`{"entries": [{"target": "linux/amd64", "mode": "onefile"}, {"target": "linux/amd64", "mode": "onefile"}]}`))
+	head := `{"tool": "pybundle", "version": "` + ToolVersion + `", `
+	_, err = Parse([]byte(head + `"entries": [{"target": "linux/amd64", "mode": "onefile"}, {"target": "linux/amd64", "mode": "onefile"}]}`))
 	assert.ErrorContains(t, err, "duplicate entry for target linux/amd64 mode onefile")
-	r, err := Parse([]byte(`{"tool": "pybundle", "future_field": 1, "entries": [{"target": "b", "mode": "onedir"}, {"target": "a", "mode": "onefile"}]}`))
+	_, err = Parse([]byte(`{"entries": []}`))
+	assert.ErrorContains(t, err, "not a pybundle report")
+	_, err = Parse([]byte(head + `"entries": [{"target": "linux/riscv64", "mode": "onefile"}]}`))
+	assert.ErrorContains(t, err, `entry "linux/riscv64"`)
+	r, err := Parse([]byte(head + `"future_field": 1, "entries": [{"target": "windows/amd64", "mode": "onedir"}, {"target": "Linux/x86_64", "mode": "onefile"}]}`))
 	assert.NilError(t, err)
-	assert.DeepEqual(t, keys(r), []string{"a onefile", "b onedir"})
+	assert.DeepEqual(t, keys(r), []string{"linux/amd64 onefile", "windows/amd64 onedir"})
 }
 
 func TestTable(t *testing.T) {
@@ -185,8 +199,8 @@ func collapse(lines []string) []string {
 // The package stage's results survive a JSON round trip and a merge (a runner's report merged
 // into the Linux one keeps both sides' package checks).
 func TestPackagesRoundTripAndMerge(t *testing.T) {
-	a := Report{Tool: "pybundle", Packages: []Package{{Target: "linux/amd64", Name: "x.deb", Kind: "deb", Checks: []Check{{Name: "mode", OK: true}}}}}
-	b := Report{Tool: "pybundle", Packages: []Package{{Target: "windows/amd64", Name: "x.exe", Kind: "nsis"}}}
+	a := Report{Tool: "pybundle", Version: ToolVersion, Packages: []Package{{Target: "linux/amd64", Name: "x.deb", Kind: "deb", Checks: []Check{{Name: "mode", OK: true}}}}}
+	b := Report{Tool: "pybundle", Version: ToolVersion, Packages: []Package{{Target: "windows/amd64", Name: "x.exe", Kind: "nsis"}}}
 	m, err := Merge(a, b)
 	if err != nil {
 		t.Fatal(err)
@@ -209,4 +223,17 @@ func TestPackagesRoundTripAndMerge(t *testing.T) {
 	if back.OK() {
 		t.Fatal("a failed package check must fail the report")
 	}
+}
+
+// Found by review: an entry with "checks": null or [] vouched for its backend.
+func TestEntryWithoutChecksIsNotOK(t *testing.T) {
+	e := entry("linux/amd64", "onedir")
+	assert.Assert(t, e.OK())
+	e.Checks = nil
+	assert.Assert(t, !e.OK(), "null checks")
+	e.Checks = []Check{}
+	assert.Assert(t, !e.OK(), "no checks")
+	r := New()
+	r.Add(e)
+	assert.Assert(t, !r.OK())
 }

@@ -29,6 +29,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/pybundle/pybundle/pipeline/source"
 )
 
 // Finding is one dynamic import site.
@@ -60,53 +62,50 @@ type Result struct {
 	Unresolved []Finding `json:"unresolved"`
 }
 
-// Directories that hold no application code: build outputs, caches, virtual
-// environments and tests. Scanning them would add modules the app never loads.
-var skippedDirs = map[string]bool{
-	"build": true, "dist": true, "__pycache__": true, "venv": true,
-	"tests": true, "test": true, "node_modules": true, "site-packages": true,
-}
-
-func skipDir(fsys fs.FS, p, name string) bool {
-	if skippedDirs[name] || strings.HasPrefix(name, ".") {
-		return true
-	}
-	// A virtual environment can have any name; its pyvenv.cfg gives it away.
-	_, err := fs.Stat(fsys, path.Join(p, "pyvenv.cfg"))
-	return err == nil
-}
-
-func skipFile(name string) bool {
-	return strings.HasPrefix(name, "test_") || strings.HasSuffix(name, "_test.py") || name == "conftest.py"
-}
-
 // Scan reads every Python file under the root of fsys (the backend's source directory,
-// the one holding main.py) and returns its dynamic imports.
+// the one holding main.py), leaving out what pipeline/source excludes from every backend, and
+// returns its dynamic imports. Executors scan a source.Tree with Files instead.
 func Scan(fsys fs.FS) (Result, error) {
 	var files []string
-	index := map[string]bool{} // dotted names of the modules in the tree
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
-		if d.IsDir() {
-			if p != "." && skipDir(fsys, p, d.Name()) {
+		if p == "." {
+			return nil
+		}
+		if source.Excluded(p, d.IsDir(), fsys) {
+			if d.IsDir() {
 				return fs.SkipDir
 			}
 			return nil
 		}
-		if !strings.HasSuffix(p, ".py") || skipFile(d.Name()) {
-			return nil
-		}
-		files = append(files, p)
-		if m := moduleName(p); m != "" {
-			index[m] = true
+		if d.Type().IsRegular() {
+			files = append(files, p)
 		}
 		return nil
 	})
 	if err != nil {
 		return Result{}, err
 	}
+	return Files(files, func(p string) ([]byte, error) { return fs.ReadFile(fsys, p) })
+}
+
+// Files scans the Python files among paths (slash-separated, relative to the source root);
+// read returns one file's text (bounded by the caller).
+func Files(paths []string, read func(p string) ([]byte, error)) (Result, error) {
+	var files []string
+	index := map[string]bool{} // dotted names of the modules in the tree
+	for _, p := range paths {
+		if !strings.HasSuffix(p, ".py") {
+			continue
+		}
+		files = append(files, p)
+		if m := moduleName(p); m != "" {
+			index[m] = true
+		}
+	}
+	sort.Strings(files)
 	modules := make([]string, 0, len(index))
 	for m := range index {
 		modules = append(modules, m)
@@ -116,7 +115,7 @@ func Scan(fsys fs.FS) (Result, error) {
 
 	res := Result{HiddenImports: []string{}, Findings: []Finding{}, Unresolved: []Finding{}}
 	for _, p := range files {
-		src, err := fs.ReadFile(fsys, p)
+		src, err := read(p)
 		if err != nil {
 			return Result{}, fmt.Errorf("%s: %w", p, err)
 		}

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pybundle/pybundle/pipeline/layout"
 )
 
 // These tests run the generated Python with the host's python3 (any 3.x).
@@ -86,8 +88,8 @@ func checkSyntax(t *testing.T, file string) {
 // quoting (quotes of both kinds, unicode, U+2028, $ { } %).
 var nasty = []Options{
 	{Target: linux},
-	{Target: windows, Mode: OneFile},
-	{Target: darwin, Mode: OneDir, Slim: true},
+	{Target: windows, Mode: layout.OneFile},
+	{Target: darwin, Mode: layout.OneDir, Slim: true},
 	{
 		Target:        windows,
 		Name:          `it's ünïcødé`,
@@ -187,7 +189,7 @@ func TestSpecValuesRoundTrip(t *testing.T) {
 	python(t)
 	o := Options{
 		Target:        windows,
-		Mode:          OneFile,
+		Mode:          layout.OneFile,
 		Name:          `it's ünïcødé`,
 		Entry:         `src/it's "main".py`,
 		HiddenImports: []string{"services.users"},

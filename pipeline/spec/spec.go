@@ -25,40 +25,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"path"
 	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/pybundle/pybundle/pipeline/layout"
 	"github.com/pybundle/pybundle/pipeline/target"
 )
-
-// Mode is PyInstaller's output layout.
-//
-// OneDir is the default: it starts faster (no extraction to a temp dir on
-// every launch; measured ~0.2 s less to a healthy /api/health) and
-// electron-builder ships the folder as is. OneFile is one self-extracting
-// file, handy to hand around but slower to start.
-type Mode string
-
-const (
-	OneDir  Mode = "onedir"
-	OneFile Mode = "onefile"
-)
-
-// ParseMode reads a mode as a user writes it ("onefile", " OneDir "). The
-// empty string means the default, OneDir.
-func ParseMode(s string) (Mode, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", string(OneDir):
-		return OneDir, nil
-	case string(OneFile):
-		return OneFile, nil
-	}
-	return "", fmt.Errorf("invalid mode %q: want %q or %q", s, OneDir, OneFile)
-}
 
 // Data is one datas entry. Src is relative to the source root (a file or a
 // folder; a folder is copied recursively). Dest is the folder inside the
@@ -78,7 +53,7 @@ type Options struct {
 	// Target decides console vs windowed. Required.
 	Target target.Target
 	// Mode defaults to OneDir.
-	Mode Mode
+	Mode layout.Mode
 	// HiddenImports are modules the app imports by string (from the
 	// lazy-import scanner plus user extras). UvicornHiddenImports are always
 	// added on top.
@@ -165,7 +140,7 @@ func (o Options) WithDefaults() Options {
 		o.Entry = "main.py"
 	}
 	if o.Mode == "" {
-		o.Mode = OneDir
+		o.Mode = layout.OneDir
 	}
 	// Required is derived before the uvicorn extras are merged: the extras
 	// are best effort (some exist only in some uvicorn versions), the
@@ -209,8 +184,8 @@ func (o Options) Validate() error {
 	} else if !strings.HasSuffix(o.Entry, ".py") {
 		add("entry %q: must be a .py file", o.Entry)
 	}
-	if o.Mode != OneDir && o.Mode != OneFile {
-		add("invalid mode %q: want %q or %q", o.Mode, OneDir, OneFile)
+	if _, err := layout.ParseMode(string(o.Mode)); err != nil {
+		errs = append(errs, err)
 	}
 	if o.Target == (target.Target{}) {
 		add("target is required")
@@ -291,7 +266,7 @@ func Generate(o Options) ([]byte, error) {
 
 	w("pyz = PYZ(a.pure)\n\n")
 	console := pyBool(!o.Target.ConsoleHidden())
-	if o.Mode == OneFile {
+	if o.Mode == layout.OneFile {
 		w("exe = EXE(\n")
 		w("    pyz, a.scripts, a.binaries, a.datas, [],\n")
 		w("    name=%s,\n", py(o.Name))
@@ -350,54 +325,6 @@ if _missing:
 print("PYBUNDLE BUILD CHECK OK: %d required modules collected" % len(_required), flush=True)
 
 `
-}
-
-// DefaultDatas returns the data files a backend conventionally needs at run
-// time, found in the source root fsys:
-//
-//   - the "data" folder, if present, bundled as data/ (the app resolves it
-//     via sys._MEIPASS/data);
-//   - top-level *.json, *.yaml, *.yml, *.toml, *.ini and *.sql files (the
-//     configuration and schema files that sit next to main.py), bundled at
-//     the bundle root, except hidden files and well-known tooling files
-//     (pyproject.toml, package.json, ...), which are not read at run time.
-//
-// Python modules (config.py, database.py) are not data: the analysis
-// collects them. Anything else must be listed explicitly.
-func DefaultDatas(fsys fs.FS) []Data {
-	var out []Data
-	if fi, err := fs.Stat(fsys, "data"); err == nil && fi.IsDir() {
-		out = append(out, Data{Src: "data", Dest: "data"})
-	}
-	entries, err := fs.ReadDir(fsys, ".")
-	if err != nil {
-		return out
-	}
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || strings.HasPrefix(name, ".") || toolingFiles[strings.ToLower(name)] {
-			continue
-		}
-		if e.Type()&fs.ModeSymlink != 0 {
-			// A symlink may point outside the source root; the build container
-			// would not see its target.
-			continue
-		}
-		switch strings.ToLower(path.Ext(name)) {
-		case ".json", ".yaml", ".yml", ".toml", ".ini", ".sql":
-			out = append(out, Data{Src: name, Dest: "."})
-		}
-	}
-	return out
-}
-
-// toolingFiles are configuration files of build and dev tools that match the
-// data extensions but are never read by the running backend.
-var toolingFiles = map[string]bool{
-	"pyproject.toml": true, "ruff.toml": true, ".ruff.toml": true, "mypy.ini": true,
-	"pytest.ini": true, "tox.ini": true, "package.json": true, "package-lock.json": true,
-	"tsconfig.json": true, "pyrightconfig.json": true, "renovate.json": true,
-	"setup.cfg": true, "pdm.toml": true, "uv.toml": true, "poetry.toml": true,
 }
 
 func checkName(n string) error {

@@ -3,7 +3,6 @@ package target
 import (
 	"fmt"
 	"math/rand/v2"
-	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -88,18 +87,6 @@ func TestPropertyPlatformSpecificNaming(t *testing.T) {
 		if strings.ContainsAny(got.Slug(), `/\ `) || got.Slug() == "" {
 			failf(t, i, "%v: slug %q must be one non-empty path component", got, got.Slug())
 		}
-		if got.DistDir() != "dist/"+got.Slug() {
-			failf(t, i, "%v: DistDir %q", got, got.DistDir())
-		}
-		for _, onedir := range []bool{false, true} {
-			p := got.ArtifactPath(DefaultName, onedir)
-			if !strings.HasPrefix(p, got.DistDir()+"/") {
-				failf(t, i, "%v onedir=%v: ArtifactPath %q not under %q", got, onedir, p, got.DistDir())
-			}
-			if path.Base(p) != exe {
-				failf(t, i, "%v onedir=%v: ArtifactPath %q does not end in %q", got, onedir, p, exe)
-			}
-		}
 		back, err := Parse(got.String())
 		if err != nil || back != got {
 			failf(t, i, "String() %q does not round-trip: %v, %v", got.String(), back, err)
@@ -161,70 +148,6 @@ func TestPropertyPlatformSpecificNaming(t *testing.T) {
 		got3, err := ParseList(strings.Join(canon, ","))
 		if err != nil || !slices.Equal(got3, got) {
 			failf(t, i, "ParseList not idempotent: %v -> %v, %v", got, got3, err)
-		}
-	}
-}
-
-// Resource-path segments mixing spaces, unicode, dots and dashes: the things
-// that actually appear in install folders and user names.
-var segments = []string{
-	"resources", "My App", "PEFT Studio", "app-1.2.3", "Program Files", "Users",
-	"José", "日本語", "Ünïcødé dir", "😀", "a b  c", ".mount_PEFT", "x.y", "_", "-dash",
-}
-
-func randSegments(r *rand.Rand) []string {
-	segs := make([]string, 1+r.IntN(5))
-	for i := range segs {
-		segs[i] = pick(r, segments)
-	}
-	return segs
-}
-
-// Feature: python-backend-bundling, Property 2: Path Resolution Consistency — for every target and resources path, the packaged backend path is <resources>/backend/<executable name> and the build output path ends with the same executable name.
-func TestPropertyPathResolution(t *testing.T) {
-	r := newRand()
-	all := Supported()
-	for i := range propCases {
-		tg := pick(r, all)
-		segs := randSegments(r)
-		exe := tg.ExecutableName(DefaultName)
-
-		var res, wantPrefix, sep string
-		if tg.OS == "windows" {
-			sep = `\`
-			root := pick(r, []string{`C:\`, `D:\`, `\\server\share\`, `C:/`})
-			inner := strings.Join(segs, pick(r, []string{`\`, `/`}))
-			res = root + inner + strings.Repeat(pick(r, []string{`\`, `/`}), r.IntN(3))
-			wantPrefix = strings.ReplaceAll(root+inner, "/", `\`)
-		} else {
-			sep = "/"
-			inner := strings.Join(segs, pick(r, []string{"/", "//"}))
-			res = "/" + inner + strings.Repeat("/", r.IntN(3))
-			wantPrefix = path.Clean("/" + inner)
-		}
-
-		got := tg.PackagedBackendPath(res, DefaultName)
-		want := wantPrefix + sep + "backend" + sep + exe
-		if got != want {
-			failf(t, i, "%v: PackagedBackendPath(%q) = %q, want %q", tg, res, got, want)
-		}
-		if tg.OS == "windows" && strings.Contains(got, "/") {
-			failf(t, i, "%v: windows path %q contains '/'", tg, got)
-		}
-		if tg.OS != "windows" && strings.Contains(got, "//") {
-			failf(t, i, "%v: path %q contains '//'", tg, got)
-		}
-		if tg.OS != "windows" && got != path.Join(res, "backend", exe) {
-			failf(t, i, "%v: %q differs from path.Join", tg, got)
-		}
-
-		// The file the build produces and the file the app opens have the same name.
-		base := got[strings.LastIndex(got, sep)+1:]
-		for _, onedir := range []bool{false, true} {
-			art := tg.ArtifactPath(DefaultName, onedir)
-			if path.Base(art) != base {
-				failf(t, i, "%v onedir=%v: build output %q vs packaged %q", tg, onedir, art, got)
-			}
 		}
 	}
 }

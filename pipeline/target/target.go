@@ -19,7 +19,6 @@ package target
 import (
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 
@@ -225,63 +224,3 @@ func (t Target) ElectronBuilderPlatform() string {
 // thing, and keeping the console build lets stdout/stderr reach Electron's
 // logs.
 func (t Target) ConsoleHidden() bool { return t.OS == "windows" }
-
-// DistDir is the per-target output folder (PyInstaller --distpath), relative
-// to the build's work dir. Separate folders let several targets' outputs sit
-// side by side and be handed to electron-builder one by one.
-func (t Target) DistDir() string { return "dist/" + t.Slug() }
-
-// ArtifactPath is where the executable lands after a build: directly in
-// DistDir for onefile, inside a folder of the same base name for onedir
-// (PyInstaller's COLLECT(name=base)). Always slash-separated: it is a path in
-// the build container or in a Dagger Directory, not on the host.
-func (t Target) ArtifactPath(base string, onedir bool) string {
-	exe := t.ExecutableName(base)
-	if onedir {
-		if base == "" {
-			base = DefaultName
-		}
-		return t.DistDir() + "/" + base + "/" + exe
-	}
-	return t.DistDir() + "/" + exe
-}
-
-// PackagedBackendPath is the path the packaged Electron app resolves for the
-// backend: <resourcesPath>/backend/<executable>, where resourcesPath is
-// Electron's process.resourcesPath and "backend" is the extraResources "to"
-// folder. It is joined the way Node's path.join does on that OS —
-// path.posix.join semantics for linux/darwin, backslashes for windows — so
-// the pipeline can print or test exactly the string the app will compute.
-//
-// That is the onefile layout. An onedir bundle is a folder, copied to
-// backend/<name>/, so its executable sits one level deeper at
-// backend/<name>/<executable>; the app's getBackendPath() and pipeline/pack
-// accept both, onefile first.
-func (t Target) PackagedBackendPath(resourcesPath, base string) string {
-	exe := t.ExecutableName(base)
-	if t.OS == "windows" {
-		return winJoin(resourcesPath, "backend", exe)
-	}
-	return path.Join(resourcesPath, "backend", exe)
-}
-
-// winJoin joins like Node's path.win32.join for the inputs Electron produces:
-// "/" becomes "\", trailing separators of the base are dropped, and a UNC or
-// drive prefix is kept as is. It does not resolve ".." (resourcesPath is
-// always absolute and clean).
-func winJoin(base string, elems ...string) string {
-	base = strings.ReplaceAll(base, "/", `\`)
-	trimmed := strings.TrimRight(base, `\`)
-	var b strings.Builder
-	switch {
-	case base == "":
-		// relative join
-	case trimmed == "":
-		b.WriteString(`\`) // root of the current drive
-	default:
-		b.WriteString(trimmed)
-		b.WriteString(`\`)
-	}
-	b.WriteString(strings.Join(elems, `\`))
-	return b.String()
-}

@@ -184,16 +184,12 @@ func TestTargetNames(t *testing.T) {
 			equal(t, tc.t.String(), tc.str)
 			equal(t, platforms.Format(tc.t.Platform()), tc.str)
 			equal(t, tc.t.Slug(), tc.slug)
-			equal(t, tc.t.DistDir(), "dist/"+tc.slug)
 			equal(t, tc.t.ExecutableName("peft_engine"), tc.exe)
 			equal(t, tc.t.ExecutableName(""), tc.exe)
 			equal(t, tc.t.ElectronBuilderArch(), tc.ebArch)
 			equal(t, tc.t.ElectronBuilderPlatform(), tc.ebPlat)
 			equal(t, tc.t.NeedsRunner(), tc.runner)
 			equal(t, tc.t.ConsoleHidden(), tc.console)
-			equal(t, tc.t.ArtifactPath("peft_engine", false), tc.onefile)
-			equal(t, tc.t.ArtifactPath("peft_engine", true), tc.onedir)
-			equal(t, tc.t.PackagedBackendPath(tc.packagedResource, "peft_engine"), tc.packaged)
 		})
 	}
 }
@@ -202,21 +198,6 @@ func TestExecutableNameDoesNotDoubleExe(t *testing.T) {
 	equal(t, windowsAMD64.ExecutableName("tool.exe"), "tool.exe")
 	equal(t, windowsAMD64.ExecutableName("TOOL.EXE"), "TOOL.EXE")
 	equal(t, linuxAMD64.ExecutableName("tool"), "tool")
-}
-
-func TestWindowsPackagedPath(t *testing.T) {
-	for _, tc := range []struct{ res, want string }{
-		{`C:\App\resources\`, `C:\App\resources\backend\peft_engine.exe`},
-		{`C:/App/resources`, `C:\App\resources\backend\peft_engine.exe`},
-		{`\\server\share\App\resources`, `\\server\share\App\resources\backend\peft_engine.exe`},
-		{`C:\`, `C:\backend\peft_engine.exe`},
-		{`\`, `\backend\peft_engine.exe`},
-		{``, `backend\peft_engine.exe`},
-	} {
-		equal(t, windowsAMD64.PackagedBackendPath(tc.res, ""), tc.want, fmt.Sprintf("res=%q", tc.res))
-	}
-	equal(t, linuxAMD64.PackagedBackendPath("", ""), "backend/peft_engine")
-	equal(t, linuxAMD64.PackagedBackendPath("/", ""), "/backend/peft_engine")
 }
 
 func TestElectronBuilderArchOutsideMatrix(t *testing.T) {

@@ -44,26 +44,27 @@ var DefaultPythonDirs = []string{"/usr/bin", "/usr/local/bin", "/bin"}
 // Options says what to verify.
 type Options struct {
 	// Artifact is the executable.
-	Artifact string
+	Artifact string `json:"artifact"`
 	// Bundle is the folder holding Artifact for a onedir build; for onefile it
 	// is Artifact itself (the default when empty).
-	Bundle string
+	Bundle string `json:"bundle,omitempty"`
 	// MinSize and MaxSize bound the bundle's total size in bytes
 	// (defaults DefaultMinSize and DefaultMaxSize).
-	MinSize, MaxSize int64
+	MinSize int64 `json:"min_size,omitempty"`
+	MaxSize int64 `json:"max_size,omitempty"`
 	// Modules must import inside the frozen app; these are the lazily imported
 	// ones PyInstaller's analysis cannot see.
-	Modules []string
+	Modules []string `json:"modules,omitempty"`
 	// RuntimeGlibc overrides the glibc version of the runtime (e.g. "2.36");
 	// empty means read it from the running system's libc.so.6.
-	RuntimeGlibc string
+	RuntimeGlibc string `json:"runtime_glibc,omitempty"`
 	// Timeout bounds the run of the artifact (default DefaultTimeout; emulated
 	// runs under QEMU are slow).
-	Timeout time.Duration
+	Timeout time.Duration `json:"timeout,omitempty"`
 	// PythonSearchDirs are the directories the no-python check searches. nil
 	// means the $PATH entries plus DefaultPythonDirs. Tests on a host that has
 	// Python point this at a temporary directory.
-	PythonSearchDirs []string
+	PythonSearchDirs []string `json:"python_search_dirs,omitempty"`
 }
 
 // Check is the outcome of one named check.

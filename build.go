@@ -1,0 +1,720 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pybundle/pybundle/images"
+	"github.com/pybundle/pybundle/internal/dagger"
+	"github.com/pybundle/pybundle/pipeline/diagnose"
+	"github.com/pybundle/pybundle/pipeline/health"
+	"github.com/pybundle/pybundle/pipeline/layout"
+	"github.com/pybundle/pybundle/pipeline/plan"
+	"github.com/pybundle/pybundle/pipeline/report"
+	"github.com/pybundle/pybundle/pipeline/source"
+	"github.com/pybundle/pybundle/pipeline/target"
+	"github.com/pybundle/pybundle/pipeline/verify"
+)
+
+// Scan lists the modules the backend imports by string (invisible to PyInstaller), as JSON.
+//
+// +cache="168h"
+func (m *Pybundle) Scan(
+	ctx context.Context,
+	// Backend source folder (holds the entry point, e.g. main.py).
+	// +ignore=[".git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "build", "dist"]
+	source *dagger.Directory,
+	// Entry script, relative to the source folder (default main.py).
+	// +optional
+	entry string,
+) (string, error) {
+	p, err := m.plan(ctx, source, plan.Given("entry", entry))
+	if err != nil {
+		return "", err
+	}
+	return jsonText(p.Scan)
+}
+
+// Spec returns the generated PyInstaller spec for one target.
+//
+// +cache="168h"
+func (m *Pybundle) Spec(
+	ctx context.Context,
+	// Backend source folder.
+	// +ignore=[".git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "build", "dist"]
+	source *dagger.Directory,
+	// Target platform (default linux/amd64).
+	// +optional
+	platform string,
+	// Bundle layout (default onedir).
+	// +optional
+	mode Mode,
+	// Executable name (default peft_engine; ".exe" is added on Windows).
+	// +optional
+	name string,
+	// Entry script, relative to the source folder (default main.py).
+	// +optional
+	entry string,
+	// Extra hidden imports beyond those the scanner finds.
+	// +optional
+	hiddenImports []string,
+	// Keep setuptools/pkg_resources in the bundle (PyInstaller's default; slower start).
+	// +optional
+	noSlim bool,
+) (*dagger.File, error) {
+	p, err := m.plan(ctx, source, optionArgs{platform, mode, name, entry, hiddenImports, noSlim, ""}.args()...)
+	if err != nil {
+		return nil, err
+	}
+	b := p.Builds[0]
+	return dag.Directory().WithNewFile(b.SpecFile(), string(b.File(b.SpecFile()))).File(b.SpecFile()), nil
+}
+
+// Compile builds the backend with PyInstaller for one target and returns PyInstaller's dist
+// folder: <name>/<name> plus _internal/ (onedir) or the single <name> file (onefile).
+//
+// +cache="168h"
+func (m *Pybundle) Compile(
+	ctx context.Context,
+	// Backend source folder.
+	// +ignore=[".git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "build", "dist"]
+	source *dagger.Directory,
+	// Target platform (default linux/amd64).
+	// +optional
+	platform string,
+	// Bundle layout (default onedir).
+	// +optional
+	mode Mode,
+	// Executable name (default peft_engine; ".exe" is added on Windows).
+	// +optional
+	name string,
+	// Entry script, relative to the source folder (default main.py).
+	// +optional
+	entry string,
+	// Extra hidden imports beyond those the scanner finds.
+	// +optional
+	hiddenImports []string,
+	// Keep setuptools/pkg_resources in the bundle (PyInstaller's default; slower start).
+	// +optional
+	noSlim bool,
+) (*dagger.Directory, error) {
+	p, err := m.plan(ctx, source, optionArgs{platform, mode, name, entry, hiddenImports, noSlim, ""}.args()...)
+	if err != nil {
+		return nil, err
+	}
+	c, err := m.compile(ctx, p, p.Builds[0])
+	if err != nil {
+		return nil, err
+	}
+	return c.dist, nil
+}
+
+// Verify runs the bundle in a fresh container without Python and checks it: the executable
+// exists with its exec bit, the bundle is 1 MiB–3 GiB, its highest GLIBC symbol version is at
+// most the runtime's, and the lazily imported modules import inside the frozen app. Returns the
+// result as JSON; fails when a check fails.
+//
+// +cache="168h"
+func (m *Pybundle) Verify(
+	ctx context.Context,
+	// PyInstaller's dist folder, as returned by compile.
+	dist *dagger.Directory,
+	// Target platform the bundle was built for (default linux/amd64).
+	// +optional
+	platform string,
+	// The bundle's layout (default onedir).
+	// +optional
+	mode Mode,
+	// Executable name (default peft_engine).
+	// +optional
+	name string,
+	// Modules that must import inside the frozen app (default: none beyond the executable starting).
+	// +optional
+	modules []string,
+) (string, error) {
+	b, err := m.checking(platform, mode, name, modules, "")
+	if err != nil {
+		return "", err
+	}
+	res, err := m.verify(ctx, b, dist)
+	if err != nil {
+		return "", err
+	}
+	return jsonText(res)
+}
+
+// Health starts the bundle in a fresh container without Python, polls /api/health every 20 ms,
+// and reports the milliseconds to the first 200; then SIGTERM, and no process or _MEI dir may
+// be left. Fails over the budget. Never cached: every call measures anew.
+//
+// +cache="never"
+func (m *Pybundle) Health(
+	ctx context.Context,
+	// PyInstaller's dist folder, as returned by compile.
+	dist *dagger.Directory,
+	// Target platform the bundle was built for (default linux/amd64).
+	// +optional
+	platform string,
+	// The bundle's layout (default onedir).
+	// +optional
+	mode Mode,
+	// Executable name (default peft_engine).
+	// +optional
+	name string,
+	// Longest acceptable time to the first healthy answer (Go duration, default 5s). Emulated
+	// targets get 30x.
+	// +optional
+	budget string,
+	// Port to serve on; 0 picks a free one.
+	// +optional
+	port int,
+	// Start-ups to measure (min/median/max over them).
+	// +optional
+	// +default=1
+	runs int,
+	// Hold the port with another listener first: reproduces a port conflict as met in the field.
+	// +optional
+	occupyPort bool,
+) (string, error) {
+	b, err := m.checking(platform, mode, name, nil, budget)
+	if err != nil {
+		return "", err
+	}
+	if occupyPort && port == 0 {
+		return "", &diagnose.Error{Stage: "health", Target: b.Target().String(), Reason: "--occupy-port needs --port"}
+	}
+	res, err := m.health(ctx, b, dist, healthRun{port: port, runs: runs, occupy: occupyPort})
+	if err != nil {
+		return "", err
+	}
+	return jsonText(res)
+}
+
+// HealthFromSource starts the backend from source with the builder's own Python and times it
+// like health does: the baseline a bundle's start-up is compared against (benchmarks). Never
+// cached.
+//
+// +cache="never"
+func (m *Pybundle) HealthFromSource(
+	ctx context.Context,
+	// Backend source folder.
+	// +ignore=[".git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "build", "dist"]
+	source *dagger.Directory,
+	// Entry script, relative to the source folder (default main.py).
+	// +optional
+	entry string,
+	// Start-ups to measure.
+	// +optional
+	// +default=10
+	runs int,
+	// Longest acceptable time to the first healthy answer (Go duration, default 10s).
+	// +optional
+	budget string,
+) (string, error) {
+	host := hostPlatform(ctx)
+	p, err := m.plan(ctx, source, plan.Given("platforms", host.String()), plan.Given("entry", entry), plan.Given("budget", or(budget, "10s")))
+	if err != nil {
+		return "", err
+	}
+	b := p.Builds[0]
+	builder, err := m.builder(ctx, host, m.requirements(p))
+	if err != nil {
+		return "", err
+	}
+	ctr := builder.
+		WithFile(probePath, m.probe(host), dagger.ContainerWithFileOpts{Permissions: 0o755}).
+		WithDirectory(srcDir, p.src).
+		WithEnvVariable("PYBUNDLE_HEALTH_RUN", strconv.FormatInt(time.Now().UnixNano(), 10))
+	opts := health.Options{Artifact: m.Installer.python(), Args: []string{b.Spec.Entry}, Budget: b.Budget, Runs: max(runs, 1)}
+	var res health.Result
+	if err := runProbe(ctx, ctr, "health", opts, &res); err != nil {
+		return "", &diagnose.Error{Stage: "health", Target: host.String(), File: b.Spec.Entry, Reason: err.Error()}
+	}
+	if !res.OK {
+		return "", &diagnose.Error{Stage: "health", Target: host.String(), File: b.Spec.Entry, Reason: res.Reason, Tail: res.LogTail}
+	}
+	return jsonText(res)
+}
+
+// Build compiles, verifies and health-checks the backend for every target, concurrently, and
+// returns dist/: <os>-<arch>/<bundle> per target, report.json and summary.txt. Nothing is
+// returned when any target fails, so an export never replaces a good dist with a partial one
+// (export with --wipe to drop target folders an earlier build left in the same path).
+//
+// +cache="session"
+func (m *Pybundle) Build(
+	ctx context.Context,
+	// Backend source folder (holds the entry point, e.g. main.py).
+	// +ignore=[".git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "build", "dist"]
+	source *dagger.Directory,
+	// Comma-separated targets, e.g. linux/amd64,linux/arm64 (default linux/amd64).
+	// +optional
+	platforms string,
+	// Bundle layout (default onedir).
+	// +optional
+	mode Mode,
+	// Executable name (default peft_engine; ".exe" is added on Windows).
+	// +optional
+	name string,
+	// Entry script, relative to the source folder (default main.py).
+	// +optional
+	entry string,
+	// Extra hidden imports beyond those the scanner finds.
+	// +optional
+	hiddenImports []string,
+	// Keep setuptools/pkg_resources in the bundle (PyInstaller's default; slower start).
+	// +optional
+	noSlim bool,
+	// Start-up budget per native target (Go duration, default 5s); emulated targets get 30x.
+	// +optional
+	budget string,
+	// Native runners over SSH for the targets Dagger cannot build (darwin/*, windows/*):
+	// ssh://user@host[:port][?python=…&python-version=…&venv=…&wheelhouse=…]. Prefix one with a
+	// target or OS to route (windows/amd64=ssh://…); a linux/* prefix builds that Linux target
+	// on the runner instead of in Dagger (e.g. linux/arm64 on a native arm64 host, no QEMU).
+	// +optional
+	runner []string,
+	// Private key of the runners' SSH login. Mounted only while dispatching: never in a layer,
+	// a log or the report.
+	// +optional
+	runnerKey *dagger.Secret,
+	// known_hosts file pinning the runners' host keys (e.g. ssh-keyscan output). Without it any
+	// host key is accepted, and a warning says so.
+	// +optional
+	runnerKnownHosts *dagger.File,
+	// Longest a runner build may take, copies included (Go duration).
+	// +optional
+	// +default="45m"
+	runnerTimeout string,
+) (*dagger.Directory, error) {
+	b, err := m.backend(ctx, buildRequest{source, optionArgs{platforms, mode, name, entry, hiddenImports, noSlim, budget},
+		runnerArgs{runner, runnerKey, runnerKnownHosts, runnerTimeout}})
+	if err != nil {
+		return nil, err
+	}
+	return b.Directory, nil
+}
+
+// Backend is Build's result as an object, to chain more stages onto it in one call:
+// `dagger call backend --source … package --app … export --path installers`, or
+// `… directory export --path dist`.
+//
+// +cache="session"
+func (m *Pybundle) Backend(
+	ctx context.Context,
+	// Backend source folder (holds the entry point, e.g. main.py).
+	// +ignore=[".git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "build", "dist"]
+	source *dagger.Directory,
+	// Comma-separated targets, e.g. linux/amd64,linux/arm64 (default linux/amd64).
+	// +optional
+	platforms string,
+	// Bundle layout (default onedir).
+	// +optional
+	mode Mode,
+	// Executable name (default peft_engine; ".exe" is added on Windows).
+	// +optional
+	name string,
+	// Entry script, relative to the source folder (default main.py).
+	// +optional
+	entry string,
+	// Extra hidden imports beyond those the scanner finds.
+	// +optional
+	hiddenImports []string,
+	// Keep setuptools/pkg_resources in the bundle (PyInstaller's default; slower start).
+	// +optional
+	noSlim bool,
+	// Start-up budget per native target (Go duration, default 5s); emulated targets get 30x.
+	// +optional
+	budget string,
+	// Native runners over SSH (see build).
+	// +optional
+	runner []string,
+	// Private key of the runners' SSH login (see build).
+	// +optional
+	runnerKey *dagger.Secret,
+	// known_hosts file pinning the runners' host keys (see build).
+	// +optional
+	runnerKnownHosts *dagger.File,
+	// Longest a runner build may take, copies included (Go duration).
+	// +optional
+	// +default="45m"
+	runnerTimeout string,
+) (*Backend, error) {
+	return m.backend(ctx, buildRequest{source, optionArgs{platforms, mode, name, entry, hiddenImports, noSlim, budget},
+		runnerArgs{runner, runnerKey, runnerKnownHosts, runnerTimeout}})
+}
+
+// Backend is a verified build of the backend.
+type Backend struct {
+	// dist/: <os>-<arch>/<bundle> per target, report.json and summary.txt.
+	Directory *dagger.Directory
+	// report.json: every target's checks, size, digest and start-up time.
+	Report string
+	// summary.txt: one line per target.
+	Summary string
+	// +private
+	Module *Pybundle
+}
+
+// Package builds the Electron app's installers around this backend (as the module's package).
+//
+// +cache="session"
+func (b *Backend) Package(
+	ctx context.Context,
+	// The Electron app (see the module's package).
+	// +ignore=["**/node_modules", "dist", "backend/dist"]
+	app *dagger.Directory,
+	// Target platform (Linux here; macOS and Windows package on native runners).
+	// +optional
+	// +default="linux/amd64"
+	platform dagger.Platform,
+	// electron-builder targets, comma-separated (default dir,tar.gz,deb).
+	// +optional
+	targets string,
+	// Electron distribution to package (a folder). Empty: electron-builder downloads Electron.
+	// +optional
+	electronDist *dagger.Directory,
+	// Start the packaged app headless and require a healthy backend, gone after quit.
+	// +optional
+	// +default=true
+	startCheck bool,
+) (*dagger.Directory, error) {
+	return b.Module.Package(ctx, app, b.Directory, platform, targets, electronDist, startCheck)
+}
+
+// optionArgs are the build options as a function's arguments give them.
+type optionArgs struct {
+	platforms     string
+	mode          Mode
+	name, entry   string
+	hiddenImports []string
+	noSlim        bool
+	budget        string
+}
+
+// args turns them into plan arguments: what was not given is left to plan.Defaults.
+func (o optionArgs) args() []plan.Arg {
+	args := []plan.Arg{
+		plan.Given("platforms", o.platforms),
+		plan.Given("mode", string(o.mode)),
+		plan.Given("name", o.name),
+		plan.Given("entry", o.entry),
+		{Key: "hidden-imports", Values: o.hiddenImports},
+		plan.Given("budget", o.budget),
+	}
+	if o.noSlim {
+		args = append(args, plan.Given("slim", "false"))
+	}
+	return args
+}
+
+// buildRequest is everything Build and Backend are asked.
+type buildRequest struct {
+	source  *dagger.Directory
+	options optionArgs
+	runners runnerArgs
+}
+
+// planned is a plan with its source as the builder sees it: only the files pipeline/source
+// lists (no link out of the tree, nothing excluded).
+type planned struct {
+	*plan.Plan
+	src *dagger.Directory
+}
+
+// plan checks the arguments and the source and decides every build, before any container
+// runs: bad input fails here in a second.
+func (m *Pybundle) plan(ctx context.Context, src *dagger.Directory, args ...plan.Arg) (*planned, error) {
+	o := plan.Defaults()
+	if err := o.Apply(args...); err != nil {
+		return nil, &diagnose.Error{Stage: "plan", Target: givenPlatforms(args), Reason: err.Error()}
+	}
+	local, err := localFS(ctx, src)
+	if err != nil {
+		return nil, &diagnose.Error{Stage: "plan", Target: plan.Names(o.Platforms), Reason: "reading the source: " + err.Error()}
+	}
+	tree, err := source.Read(local, nil)
+	if err != nil {
+		return nil, &diagnose.Error{Stage: "plan", Target: plan.Names(o.Platforms), Reason: err.Error()}
+	}
+	p, err := plan.New(o, tree)
+	if err != nil {
+		return nil, err
+	}
+	if m.Installer == InstallerPip && !tree.Has("requirements.txt") {
+		return nil, &diagnose.Error{Stage: "builder", Target: plan.Names(o.Platforms), File: "requirements.txt",
+			Reason: "the pip installer needs the backend's requirements.txt"}
+	}
+	files := tree.Paths()
+	for i, f := range files {
+		files[i] = globEscape(f)
+	}
+	return &planned{Plan: p, src: dag.Directory().WithDirectory("/", src, dagger.DirectoryWithDirectoryOpts{Include: files})}, nil
+}
+
+// globEscape makes a path match only itself as a Dagger include pattern.
+func globEscape(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func givenPlatforms(args []plan.Arg) string {
+	for _, a := range args {
+		if a.Key == "platforms" && len(a.Values) > 0 {
+			return strings.Join(a.Values, ",")
+		}
+	}
+	return plan.Names(plan.Defaults().Platforms)
+}
+
+// requirements is the backend's requirements.txt for the pip installer, nil for Debian's.
+func (m *Pybundle) requirements(p *planned) *dagger.File {
+	if m.Installer != InstallerPip {
+		return nil
+	}
+	return p.src.File("requirements.txt")
+}
+
+// checking is the Build the verify and health functions check, from their arguments.
+func (m *Pybundle) checking(platform string, mode Mode, name string, modules []string, budget string) (plan.Build, error) {
+	o := plan.Defaults()
+	if err := o.Apply(plan.Given("platforms", platform), plan.Given("mode", string(mode)), plan.Given("name", name), plan.Given("budget", budget)); err != nil {
+		return plan.Build{}, &diagnose.Error{Stage: "plan", Target: or(platform, plan.Names(o.Platforms)), Reason: err.Error()}
+	}
+	return plan.Checking(layout.Bundle{Target: o.Platforms[0], Name: o.Name, Mode: o.Mode}, modules, o.Budget)
+}
+
+// compiled is one target's PyInstaller output and the builder that made it.
+type compiled struct {
+	dist    *dagger.Directory
+	builder *dagger.Container
+}
+
+// compile runs PyInstaller in the builder with the plan's arguments, environment and files.
+func (m *Pybundle) compile(ctx context.Context, p *planned, b plan.Build) (*compiled, error) {
+	t := b.Target()
+	if t.NeedsRunner() {
+		return nil, runnerError([]target.Target{t})
+	}
+	builder, err := m.builder(ctx, t, m.requirements(p))
+	if err != nil {
+		return nil, err
+	}
+	ctr := builder.
+		WithEnvVariable("PYBUNDLE_CACHE_BUSTER", m.CacheBuster).
+		WithDirectory(srcDir, p.src)
+	for _, f := range b.Files {
+		ctr = ctr.WithNewFile(path.Join(srcDir, f.Name), string(f.Data))
+	}
+	run := ctr.WithExec(append([]string{m.Installer.python()}, b.PyInstallerArgs(distDir, workDir)...),
+		dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
+	code, err := run.ExitCode(ctx)
+	if err != nil {
+		return nil, &diagnose.Error{Stage: "compile", Target: t.String(), Reason: err.Error()}
+	}
+	if code != 0 {
+		stdout, _ := run.Stdout(ctx)
+		stderr, _ := run.Stderr(ctx)
+		return nil, diagnose.Compile(t.String(), srcDir, stdout+"\n"+stderr)
+	}
+	return &compiled{dist: run.Directory(distDir), builder: builder}, nil
+}
+
+// checkContainer is the fresh, Python-free container holding the bundle and the probe.
+func (m *Pybundle) checkContainer(t target.Target, dist *dagger.Directory) *dagger.Container {
+	return m.Runtime(dagger.Platform(t.String())).
+		WithFile(probePath, m.probe(t), dagger.ContainerWithFileOpts{Permissions: 0o755}).
+		WithDirectory(appDir, dist).
+		WithWorkdir("/tmp")
+}
+
+// verify runs verify's checks on the bundle in the clean runtime.
+func (m *Pybundle) verify(ctx context.Context, b plan.Build, dist *dagger.Directory) (verify.Result, error) {
+	t := b.Target()
+	fail := func(reason string) error {
+		return &diagnose.Error{Stage: "verify", Target: t.String(), File: b.Bundle.Rel(), Reason: reason}
+	}
+	var res verify.Result
+	if err := runProbe(ctx, m.checkContainer(t, dist), "verify", b.VerifyOptions(appDir, t.Emulated(hostPlatform(ctx))), &res); err != nil {
+		return res, fail(err.Error())
+	}
+	if !res.OK {
+		return res, fail(res.Err().Error())
+	}
+	return res, nil
+}
+
+// healthRun are the health function's extras over the plan's settings.
+type healthRun struct {
+	port, runs int
+	occupy     bool
+}
+
+// health starts the bundle in the clean runtime and times it to a healthy answer.
+func (m *Pybundle) health(ctx context.Context, b plan.Build, dist *dagger.Directory, hr healthRun) (health.Result, error) {
+	t := b.Target()
+	opts := b.HealthOptions(appDir, t.Emulated(hostPlatform(ctx)))
+	opts.Port, opts.Runs = hr.port, max(hr.runs, 1)
+	// A timing that came from the cache would be a lie: every call measures anew.
+	ctr := m.checkContainer(t, dist).WithEnvVariable("PYBUNDLE_HEALTH_RUN", strconv.FormatInt(time.Now().UnixNano(), 10))
+	prelude := ""
+	if hr.occupy { // another program holds the port, in the same exec as the probe
+		prelude = fmt.Sprintf("%s hold --port %d & sleep 0.3", probePath, hr.port)
+	}
+	var res health.Result
+	if err := runProbe(ctx, ctr, "health", opts, &res, prelude); err != nil {
+		return res, &diagnose.Error{Stage: "health", Target: t.String(), File: b.Bundle.Rel(), Reason: err.Error()}
+	}
+	if !res.OK {
+		return res, &diagnose.Error{Stage: "health", Target: t.String(), File: b.Bundle.Rel(), Reason: res.Reason, Tail: res.LogTail}
+	}
+	return res, nil
+}
+
+// backend builds every target of the request (local ones in Dagger, the others on their
+// runners) and merges them into one dist/ and one report.
+func (m *Pybundle) backend(ctx context.Context, req buildRequest) (*Backend, error) {
+	p, err := m.plan(ctx, req.source, req.options.args()...)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := req.runners.plan(p.Options.Platforms)
+	if err != nil {
+		return nil, err
+	}
+	reports := make([]report.Report, len(p.Builds))
+	bundles := make([]*dagger.Directory, len(p.Builds))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, b := range p.Builds {
+		g.Go(func() (err error) {
+			if _, remote := rs.routes[b.Target()]; remote {
+				reports[i], bundles[i], err = m.dispatch(gctx, p, b, rs)
+			} else {
+				reports[i], bundles[i], err = m.buildOne(gctx, p, b)
+			}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	// One report: a runner's entries are merged as it wrote them (report.Merge refuses another
+	// pybundle version or a second entry for a target).
+	rep := report.New()
+	out := dag.Directory()
+	for i, b := range p.Builds {
+		if rep, err = report.Merge(rep, reports[i]); err != nil {
+			return nil, &diagnose.Error{Stage: "report", Target: b.Target().String(), File: "report.json", Reason: err.Error()}
+		}
+		out = out.WithDirectory(b.Bundle.Dir(), bundles[i])
+	}
+	js, err := rep.JSON()
+	if err != nil {
+		return nil, err
+	}
+	return &Backend{
+		Directory: out.WithNewFile("report.json", string(js)).WithNewFile("summary.txt", rep.Table()),
+		Report:    string(js),
+		Summary:   rep.Table(),
+		Module:    m,
+	}, nil
+}
+
+// buildOne is the per-target pipeline in Dagger: compile → verify → health → report entry. The
+// order is the point: nothing unverified reaches the report (Property 4).
+func (m *Pybundle) buildOne(ctx context.Context, p *planned, b plan.Build) (report.Report, *dagger.Directory, error) {
+	start := time.Now()
+	c, err := m.compile(ctx, p, b)
+	if err != nil {
+		return report.Report{}, nil, err
+	}
+	v, err := m.verify(ctx, b, c.dist)
+	if err != nil {
+		return report.Report{}, nil, err
+	}
+	h, err := m.health(ctx, b, c.dist, healthRun{})
+	if err != nil {
+		return report.Report{}, nil, err
+	}
+	pkgs, pyinstaller, err := m.builderVersions(ctx, c.builder)
+	if err != nil {
+		return report.Report{}, nil, &diagnose.Error{Stage: "report", Target: b.Target().String(), Reason: err.Error()}
+	}
+	rep := report.New()
+	rep.Add(b.Entry(plan.Outcome{Verify: v, Health: &h, PyInstaller: pyinstaller, Packages: pkgs,
+		Duration: time.Since(start), Builder: "dagger:" + string(m.Installer)}))
+	return rep, c.dist, nil
+}
+
+// builderVersions reads what the builder really has: the reported Debian packages (some are
+// absent on the pip path), pip's view of the venv on the pip path, and PyInstaller's own word.
+func (m *Pybundle) builderVersions(ctx context.Context, builder *dagger.Container) (map[string]string, string, error) {
+	out, err := builder.WithExec([]string{"sh", "-c", images.DpkgQueryScript()}).Stdout(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	pkgs := images.ParseDpkgQuery(out)
+	if m.Installer == InstallerPip {
+		freeze, err := builder.WithExec([]string{m.Installer.python(), "-m", "pip", "freeze", "--all"}).Stdout(ctx)
+		if err != nil {
+			return nil, "", err
+		}
+		for name, v := range images.ParseFreeze(freeze) {
+			pkgs[name] = v
+		}
+	}
+	v, err := builder.WithExec([]string{m.Installer.python(), "-m", "PyInstaller", "--version"}).Stdout(ctx)
+	return pkgs, strings.TrimSpace(v), err
+}
+
+// runProbe runs `pybundle-probe <cmd>` on the options (typed JSON in, one JSON document out),
+// after the shell prelude when one is given; exit 1 still carries a result.
+func runProbe(ctx context.Context, ctr *dagger.Container, cmd string, opts, into any, prelude ...string) error {
+	in, err := json.Marshal(opts)
+	if err != nil {
+		return err
+	}
+	const optsFile = "/tmp/pybundle-probe-options.json"
+	argv := []string{probePath, cmd, "--json", "--options", optsFile}
+	if len(prelude) > 0 && prelude[0] != "" {
+		argv = append([]string{"sh", "-c", prelude[0] + `; exec "$@"`, "sh"}, argv...)
+	}
+	run := ctr.WithNewFile(optsFile, string(in)).WithExec(argv, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
+	code, err := run.ExitCode(ctx)
+	if err != nil {
+		return err
+	}
+	stdout, err := run.Stdout(ctx)
+	if err != nil {
+		return err
+	}
+	if code > 1 || strings.TrimSpace(stdout) == "" {
+		stderr, _ := run.Stderr(ctx)
+		return fmt.Errorf("probe exited %d: %s", code, strings.Join(diagnose.Tail(stderr, 10), "\n"))
+	}
+	if err := json.Unmarshal([]byte(stdout), into); err != nil {
+		return fmt.Errorf("probe output is not JSON: %w", err)
+	}
+	return nil
+}
+
+// python is the builder's interpreter.
+func (i Installer) python() string { return images.Installer(i).Python() }
+
+func jsonText(v any) (string, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	return string(b) + "\n", err
+}
