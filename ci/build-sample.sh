@@ -12,5 +12,7 @@ if [ -z "${_EXPERIMENTAL_DAGGER_RUNNER_HOST:-}" ] && ! command -v dagger >/dev/n
   go run ./ci/engine up
   eval "$(go run ./ci/engine env)"
 fi
-dagger call build --source testdata/backend --platforms "${PLATFORMS:-linux/amd64}" export --path dist
+# export prints the path it wrote, without a newline: give it its own line before the summary.
+out=$(dagger call build --source testdata/backend --platforms "${PLATFORMS:-linux/amd64}" export --wipe --path dist)
+echo "built: $out"
 cat dist/summary.txt

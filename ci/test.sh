@@ -71,7 +71,16 @@ fi
 
 # Generated SDK code (gitignored) so the whole tree compiles and vets.
 dagger develop --progress=plain >/dev/null 2>&1 || dagger develop --progress=plain
+# Unformatted code and vet findings fail the run.
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt -l lists:"; echo "$unformatted"; exit 1; fi
 go vet ./...
 # The Electron app's backend manager (node's own test runner, no dependencies to install).
 (cd testdata/app && node --test test/)
-go test -count=1 -v -timeout 80m "$@" ./...
+# The module's facade: its package starts a Dagger client when loaded, so its tests run in a
+# Dagger session.
+dagger run --progress=plain go test -count=1 .
+# The engine-free packages, with the race detector (fuzz targets run their seed corpora).
+go test -race -count=1 ./pipeline/... ./images/... ./cmd/... ./ci/...
+# End to end: `dagger call`, `dagger check`, the consumer module, the SSH runners.
+go test -count=1 -v -timeout 80m "$@" ./tests/...

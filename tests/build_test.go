@@ -14,11 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"gotest.tools/v3/assert"
+	is "gotest.tools/v3/assert/cmp"
+
 	"github.com/pybundle/pybundle/pipeline/health"
 	"github.com/pybundle/pybundle/pipeline/report"
 	"github.com/pybundle/pybundle/pipeline/verify"
-	"gotest.tools/v3/assert"
-	is "gotest.tools/v3/assert/cmp"
 )
 
 const long = 60 * time.Minute
@@ -88,7 +89,7 @@ func TestCompileVerifyHealthOnefile(t *testing.T) {
 	assert.Check(t, st.Mode().IsRegular() && st.Mode()&0o111 != 0)
 
 	var v verify.Result
-	decode(t, mustDagger(t, long, "verify", "--dist", dist, "--modules", "services.users,connectors.cloud,plugins.audit"), &v)
+	decode(t, mustDagger(t, long, "verify", "--dist", dist, "--mode", "onefile", "--modules", "services.users,connectors.cloud,plugins.audit"), &v)
 	assert.Check(t, v.OK)
 	names := map[string]bool{}
 	for _, c := range v.Checks {
@@ -100,7 +101,7 @@ func TestCompileVerifyHealthOnefile(t *testing.T) {
 	assert.Equal(t, v.SHA256, fileSHA256(t, exe))
 
 	var h health.Result
-	decode(t, mustDagger(t, long, "health", "--dist", dist, "--runs", "3"), &h)
+	decode(t, mustDagger(t, long, "health", "--dist", dist, "--mode", "onefile", "--runs", "3"), &h)
 	assert.Check(t, h.OK, h.Reason)
 	assert.Equal(t, len(h.Runs), 3)
 	assert.Check(t, h.MinMS > 0 && h.MinMS <= h.MedianMS && h.MedianMS <= h.MaxMS)
@@ -139,7 +140,7 @@ func TestBadInput(t *testing.T) {
 		want []string
 	}{
 		{"no entry point", []string{"build", "--source", "testdata/broken/no-entry"},
-			[]string{"spec linux/amd64: main.py: entry point not found"}},
+			[]string{"plan linux/amd64: main.py: entry point not found"}},
 		{"syntax error", []string{"build", "--source", "testdata/broken/syntax-error"},
 			[]string{"compile linux/amd64: main.py:", "SyntaxError"}},
 		{"lazily imported module missing", []string{"build", "--source", "testdata/broken/missing-lazy"},

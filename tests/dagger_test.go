@@ -48,9 +48,15 @@ type result struct {
 // plain mode so errors are greppable.
 func dagger(t *testing.T, timeout time.Duration, args ...string) result {
 	t.Helper()
+	return daggerCmd(t, timeout, append([]string{"call"}, args...)...)
+}
+
+// daggerCmd runs `dagger <subcommand> <args>` (call, check…) in the repo root.
+func daggerCmd(t *testing.T, timeout time.Duration, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "dagger", append([]string{"call", "--progress=plain"}, args...)...)
+	cmd := exec.CommandContext(ctx, "dagger", append([]string{args[0], "--progress=plain"}, args[1:]...)...)
 	cmd.Dir = repoRoot(t)
 	cmd.Env = append(os.Environ(), "DO_NOT_TRACK=1", "DAGGER_NO_NAG=1")
 	var out, errb bytes.Buffer
@@ -61,18 +67,24 @@ func dagger(t *testing.T, timeout time.Duration, args ...string) result {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("dagger call %s: %v", strings.Join(args, " "), err)
+		t.Fatalf("dagger %s: %v", strings.Join(args, " "), err)
 	}
-	t.Logf("dagger call %s → exit %d in %s", strings.Join(args, " "), code, time.Since(start).Round(time.Second))
+	t.Logf("dagger %s → exit %d in %s", strings.Join(args, " "), code, time.Since(start).Round(time.Second))
 	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}
 }
 
 // mustDagger is dagger() that fails the test on a non-zero exit, showing the error's tail.
 func mustDagger(t *testing.T, timeout time.Duration, args ...string) string {
 	t.Helper()
-	r := dagger(t, timeout, args...)
+	return mustDaggerCmd(t, timeout, append([]string{"call"}, args...)...)
+}
+
+// mustDaggerCmd is daggerCmd() that fails the test on a non-zero exit.
+func mustDaggerCmd(t *testing.T, timeout time.Duration, args ...string) string {
+	t.Helper()
+	r := daggerCmd(t, timeout, args...)
 	if r.Code != 0 {
-		t.Fatalf("dagger call %s: exit %d\n%s", strings.Join(args, " "), r.Code, errorTail(r.Stderr))
+		t.Fatalf("dagger %s: exit %d\n%s", strings.Join(args, " "), r.Code, errorTail(r.Stderr))
 	}
 	return r.Stdout
 }

@@ -5,11 +5,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
-	"github.com/pybundle/pybundle/pipeline/report"
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
+
+	"github.com/pybundle/pybundle/pipeline/pack"
+	"github.com/pybundle/pybundle/pipeline/report"
 )
 
 // standIn is the stand-in Electron distribution (testdata/electron-stand-in/README: no Electron
@@ -24,16 +27,24 @@ func builtDist(t *testing.T) string {
 	return dist
 }
 
-// TestPackageLinux: build → verify → package. dir, tar.gz and deb come out; every one holds the
-// verified backend at resources/backend/, outside app.asar, mode 0755; latest-linux.yml's
-// digests match; and the packaged app, started under xvfb-run, reaches /api/health through its
-// backend and leaves no backend process after quitting.
+// TestPackageLinux: build → verify → package, for every output kind package advertises (pack's
+// Linux targets the container can build). Every one holds the verified backend at
+// resources/backend/, outside app.asar, mode 0755; latest-linux.yml's digests match; and the
+// packaged app, started under xvfb-run, reaches /api/health through its backend and leaves no
+// backend process after quitting.
 func TestPackageLinux(t *testing.T) {
 	requireEngine(t)
 	t.Parallel()
 	dist := builtDist(t)
 	out := filepath.Join(t.TempDir(), "installers")
-	mustDagger(t, long, "package", "--app", "testdata/app", "--dist", dist, "--electron-dist", standIn, "export", "--path", out)
+	var advertised []string
+	for _, tg := range pack.Targets["linux"] {
+		if _, native := pack.NativeOnly[tg]; !native {
+			advertised = append(advertised, tg)
+		}
+	}
+	mustDagger(t, long, "package", "--app", "testdata/app", "--dist", dist, "--electron-dist", standIn,
+		"--targets", strings.Join(advertised, ","), "export", "--path", out)
 
 	for _, f := range []string{"linux-unpacked/peft-desktop", "peft-desktop-0.1.0.tar.gz", "peft-desktop_0.1.0_amd64.deb", "latest-linux.yml"} {
 		_, err := os.Stat(filepath.Join(out, f))
@@ -65,7 +76,11 @@ func TestPackageLinux(t *testing.T) {
 			assert.Check(t, names[c], "%s: check %s passed", p.Name, c)
 		}
 	}
-	assert.DeepEqual(t, kinds, map[string]bool{"dir": true, "tar.gz": true, "deb": true, "start": true})
+	want := map[string]bool{"start": true}
+	for _, tg := range advertised {
+		want[string(pack.TargetKind(tg))] = true
+	}
+	assert.DeepEqual(t, kinds, want)
 
 	// The deb installs the backend under /opt/<Product>/resources with its mode.
 	listing, err := exec.Command("dpkg-deb", "-c", filepath.Join(out, "peft-desktop_0.1.0_amd64.deb")).Output()
@@ -109,8 +124,9 @@ func TestPackageBadInput(t *testing.T) {
 		{"app without build config", []string{"--app", noBuild, "--dist", dist}, []string{"package linux/amd64: package.json: no electron-builder configuration"}},
 		{"backend without its exec bit", []string{"--app", "testdata/app", "--dist", noExec},
 			[]string{"package linux/amd64: linux-amd64/peft_engine/peft_engine: backend is not executable (mode 644", "EACCES"}},
-		{"unverified backend", []string{"--app", "testdata/app", "--dist", unverified}, []string{"package linux/amd64: report.json: dist has no report.json", "build → verify → package"}},
-		{"unknown target", []string{"--app", "testdata/app", "--dist", dist, "--targets", "dir,appimage"}, []string{`unknown package target "appimage"`}},
+		{"unverified backend", []string{"--app", "testdata/app", "--dist", unverified}, []string{"package linux/amd64: report.json: dist has no readable report.json", "build → verify → package"}},
+		{"unknown target", []string{"--app", "testdata/app", "--dist", dist, "--targets", "dir,nsis"}, []string{`package linux/amd64: unknown linux target "nsis": supported: dir, tar.gz`}},
+		{"target the container cannot build", []string{"--app", "testdata/app", "--dist", dist, "--targets", "dir,appimage"}, []string{`package linux/amd64: package target "AppImage" needs the AppImage runtime`}},
 		{"electron-builder fails", []string{"--app", badConfig, "--dist", dist}, []string{"package linux/amd64: package.json: electron-builder failed (exit 1)", "configuration.linux"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

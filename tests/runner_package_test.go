@@ -7,9 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pybundle/pybundle/pipeline/report"
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
+
+	"github.com/pybundle/pybundle/pipeline/report"
 )
 
 // runnerPackageScript runs `pybundle-runner package` three times in the electron-builder

@@ -30,7 +30,11 @@ var linuxAmd64 = target.Target{OS: "linux", Arch: "amd64"}
 // layout (module: <slug>/…; runner: dist/<slug>/…) and a report.json vouching for it.
 func writeDist(t *testing.T, dir string, tg target.Target, name string, onedir, runnerLayout bool, exe []byte, mode os.FileMode, checks ...report.Check) report.Entry {
 	t.Helper()
-	rel := strings.TrimPrefix(tg.ArtifactPath(name, onedir), "dist/")
+	b := layout.Bundle{Target: tg, Name: name, Mode: layout.OneFile}
+	if onedir {
+		b.Mode = layout.OneDir
+	}
+	rel := b.Artifact()
 	base := dir
 	if runnerLayout {
 		base = filepath.Join(dir, "dist")
