@@ -139,7 +139,6 @@ func winJoin(base string, elems ...string) string {
 	return b.String()
 }
 
-
 // Validate checks the name is one plain path component.
 func (b Bundle) Validate() error {
 	if !b.Target.IsSupported() {

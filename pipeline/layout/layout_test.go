@@ -25,7 +25,7 @@ func TestBundlePaths(t *testing.T) {
 	linux := target.Target{OS: "linux", Arch: "arm64"}
 	win := target.Target{OS: "windows", Arch: "amd64"}
 	for _, tc := range []struct {
-		b                                     Bundle
+		b                                  Bundle
 		exe, root, rel, artifact, packaged string
 	}{
 		{Bundle{linux, "engine", OneDir}, "engine", "engine", "engine/engine", "linux-arm64/engine/engine", "backend/engine/engine"},
