@@ -18,8 +18,8 @@ import (
 	"github.com/pybundle/pybundle/pipeline/layout"
 	"github.com/pybundle/pybundle/pipeline/plan"
 	"github.com/pybundle/pybundle/pipeline/report"
-	"github.com/pybundle/pybundle/pipeline/source"
 	"github.com/pybundle/pybundle/pipeline/target"
+	"github.com/pybundle/pybundle/pipeline/trace"
 	"github.com/pybundle/pybundle/pipeline/verify"
 )
 
@@ -35,7 +35,7 @@ func (m *Pybundle) Scan(
 	// +optional
 	entry string,
 ) (string, error) {
-	p, err := m.plan(ctx, source, plan.Given("entry", entry))
+	p, err := m.plan(ctx, source, false, plan.Given("entry", entry))
 	if err != nil {
 		return "", err
 	}
@@ -69,7 +69,7 @@ func (m *Pybundle) Spec(
 	// +optional
 	noSlim bool,
 ) (*dagger.File, error) {
-	p, err := m.plan(ctx, source, optionArgs{platform, mode, name, entry, hiddenImports, noSlim, ""}.args()...)
+	p, err := m.plan(ctx, source, true, optionArgs{platform, mode, name, entry, hiddenImports, noSlim, ""}.args()...)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func (m *Pybundle) Compile(
 	// +optional
 	noSlim bool,
 ) (*dagger.Directory, error) {
-	p, err := m.plan(ctx, source, optionArgs{platform, mode, name, entry, hiddenImports, noSlim, ""}.args()...)
+	p, err := m.plan(ctx, source, true, optionArgs{platform, mode, name, entry, hiddenImports, noSlim, ""}.args()...)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (m *Pybundle) HealthFromSource(
 	budget string,
 ) (string, error) {
 	host := hostPlatform(ctx)
-	p, err := m.plan(ctx, source, plan.Given("platforms", host.String()), plan.Given("entry", entry), plan.Given("budget", or(budget, "10s")))
+	p, err := m.plan(ctx, source, false, plan.Given("platforms", host.String()), plan.Given("entry", entry), plan.Given("budget", or(budget, "10s")))
 	if err != nil {
 		return "", err
 	}
@@ -232,9 +232,12 @@ func (m *Pybundle) HealthFromSource(
 		WithFile(probePath, m.probe(host), dagger.ContainerWithFileOpts{Permissions: 0o755}).
 		WithDirectory(srcDir, p.src).
 		WithEnvVariable("PYBUNDLE_HEALTH_RUN", strconv.FormatInt(time.Now().UnixNano(), 10))
-	opts := health.Options{Artifact: m.Installer.python(), Args: []string{b.Spec.Entry}, Budget: b.Budget, Runs: max(runs, 1)}
+	for _, f := range b.Files { // a module or app entry starts from the generated launcher
+		ctr = ctr.WithNewFile(path.Join(srcDir, f.Name), string(f.Data))
+	}
+	opts := health.Options{Artifact: m.Installer.python(), Args: []string{b.Spec.Entry}, Budget: b.Budget, Runs: max(runs, 1), Dir: srcDir}
 	var res health.Result
-	if err := runProbe(ctx, ctr, "health", opts, &res); err != nil {
+	if _, err := runProbe(ctx, ctr, "health", opts, &res); err != nil {
 		return "", &diagnose.Error{Stage: "health", Target: host.String(), File: b.Spec.Entry, Reason: err.Error()}
 	}
 	if !res.OK {
@@ -430,8 +433,9 @@ type planned struct {
 }
 
 // plan checks the arguments and the source and decides every build, before any container
-// runs: bad input fails here in a second.
-func (m *Pybundle) plan(ctx context.Context, src *dagger.Directory, args ...plan.Arg) (*planned, error) {
+// runs: bad input fails here in a second. With traced, the backend is then run from source in
+// the builder and what it loads is added to the plan (plan.Options.Trace can turn that off).
+func (m *Pybundle) plan(ctx context.Context, src *dagger.Directory, traced bool, args ...plan.Arg) (*planned, error) {
 	o := plan.Defaults()
 	if err := o.Apply(args...); err != nil {
 		return nil, &diagnose.Error{Stage: "plan", Target: givenPlatforms(args), Reason: err.Error()}
@@ -440,9 +444,9 @@ func (m *Pybundle) plan(ctx context.Context, src *dagger.Directory, args ...plan
 	if err != nil {
 		return nil, &diagnose.Error{Stage: "plan", Target: plan.Names(o.Platforms), Reason: "reading the source: " + err.Error()}
 	}
-	tree, err := source.Read(local, nil)
+	tree, err := plan.Read(o, local)
 	if err != nil {
-		return nil, &diagnose.Error{Stage: "plan", Target: plan.Names(o.Platforms), Reason: err.Error()}
+		return nil, err
 	}
 	p, err := plan.New(o, tree)
 	if err != nil {
@@ -456,7 +460,61 @@ func (m *Pybundle) plan(ctx context.Context, src *dagger.Directory, args ...plan
 	for i, f := range files {
 		files[i] = globEscape(f)
 	}
-	return &planned{Plan: p, src: dag.Directory().WithDirectory("/", src, dagger.DirectoryWithDirectoryOpts{Include: files})}, nil
+	pl := &planned{Plan: p, src: dag.Directory().WithDirectory("/", src, dagger.DirectoryWithDirectoryOpts{Include: files})}
+	if traced && o.Trace {
+		if err := m.trace(ctx, pl); err != nil {
+			return nil, err
+		}
+	}
+	return pl, nil
+}
+
+// Where the trace harness and its record live in the builder (outside the source copy).
+const (
+	traceHarness = "/opt/pybundle/" + trace.HarnessFile
+	traceRecord  = "/tmp/pybundle-trace.json"
+)
+
+// trace runs the backend from source in the engine's own builder, healthy and warmed up, and
+// adds what it loaded to the plan: one trace serves every Linux target.
+func (m *Pybundle) trace(ctx context.Context, p *planned) error {
+	host := hostPlatform(ctx)
+	fail := func(reason string, tail []string) error {
+		return &diagnose.Error{Stage: "trace", Target: host.String(), File: p.Entry.ScriptFile(),
+			Reason: reason + " (tracing runs the backend from source before freezing it; set trace=false to skip it)", Tail: tail}
+	}
+	builder, err := m.builder(ctx, host, m.requirements(p))
+	if err != nil {
+		return err
+	}
+	ctr := builder.
+		WithFile(probePath, m.probe(host), dagger.ContainerWithFileOpts{Permissions: 0o755}).
+		WithNewFile(traceHarness, string(trace.Harness())).
+		WithDirectory(srcDir, p.src)
+	for _, f := range p.Builds[0].Files {
+		ctr = ctr.WithNewFile(path.Join(srcDir, f.Name), string(f.Data))
+	}
+	var res health.Result
+	run, err := runProbe(ctx, ctr, "health", p.TraceOptions(m.Installer.python(), traceHarness, srcDir, traceRecord), &res)
+	if err != nil {
+		return fail(err.Error(), nil)
+	}
+	if !res.OK {
+		return fail(res.Reason, res.LogTail)
+	}
+	record := run.File(traceRecord)
+	if size, err := record.Size(ctx); err != nil || size > trace.MaxRecord {
+		return fail(fmt.Sprintf("the trace wrote no readable record (%v, %d bytes)", err, size), nil)
+	}
+	text, err := record.Contents(ctx)
+	if err != nil {
+		return fail(err.Error(), nil)
+	}
+	r, err := trace.Parse([]byte(text))
+	if err != nil {
+		return fail(err.Error(), nil)
+	}
+	return p.WithTrace(r)
 }
 
 // globEscape makes a path match only itself as a Dagger include pattern.
@@ -548,7 +606,7 @@ func (m *Pybundle) verify(ctx context.Context, b plan.Build, dist *dagger.Direct
 		return &diagnose.Error{Stage: "verify", Target: t.String(), File: b.Bundle.Rel(), Reason: reason}
 	}
 	var res verify.Result
-	if err := runProbe(ctx, m.checkContainer(t, dist), "verify", b.VerifyOptions(appDir, t.Emulated(hostPlatform(ctx))), &res); err != nil {
+	if _, err := runProbe(ctx, m.checkContainer(t, dist), "verify", b.VerifyOptions(appDir, t.Emulated(hostPlatform(ctx))), &res); err != nil {
 		return res, fail(err.Error())
 	}
 	if !res.OK {
@@ -575,7 +633,7 @@ func (m *Pybundle) health(ctx context.Context, b plan.Build, dist *dagger.Direct
 		prelude = fmt.Sprintf("%s hold --port %d & sleep 0.3", probePath, hr.port)
 	}
 	var res health.Result
-	if err := runProbe(ctx, ctr, "health", opts, &res, prelude); err != nil {
+	if _, err := runProbe(ctx, ctr, "health", opts, &res, prelude); err != nil {
 		return res, &diagnose.Error{Stage: "health", Target: t.String(), File: b.Bundle.Rel(), Reason: err.Error()}
 	}
 	if !res.OK {
@@ -587,7 +645,7 @@ func (m *Pybundle) health(ctx context.Context, b plan.Build, dist *dagger.Direct
 // backend builds every target of the request (local ones in Dagger, the others on their
 // runners) and merges them into one dist/ and one report.
 func (m *Pybundle) backend(ctx context.Context, req buildRequest) (*Backend, error) {
-	p, err := m.plan(ctx, req.source, req.options.args()...)
+	p, err := m.plan(ctx, req.source, true, req.options.args()...)
 	if err != nil {
 		return nil, err
 	}
@@ -682,10 +740,10 @@ func (m *Pybundle) builderVersions(ctx context.Context, builder *dagger.Containe
 
 // runProbe runs `pybundle-probe <cmd>` on the options (typed JSON in, one JSON document out),
 // after the shell prelude when one is given; exit 1 still carries a result.
-func runProbe(ctx context.Context, ctr *dagger.Container, cmd string, opts, into any, prelude ...string) error {
+func runProbe(ctx context.Context, ctr *dagger.Container, cmd string, opts, into any, prelude ...string) (*dagger.Container, error) {
 	in, err := json.Marshal(opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	const optsFile = "/tmp/pybundle-probe-options.json"
 	argv := []string{probePath, cmd, "--json", "--options", optsFile}
@@ -695,20 +753,20 @@ func runProbe(ctx context.Context, ctr *dagger.Container, cmd string, opts, into
 	run := ctr.WithNewFile(optsFile, string(in)).WithExec(argv, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
 	code, err := run.ExitCode(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	stdout, err := run.Stdout(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if code > 1 || strings.TrimSpace(stdout) == "" {
 		stderr, _ := run.Stderr(ctx)
-		return fmt.Errorf("probe exited %d: %s", code, strings.Join(diagnose.Tail(stderr, 10), "\n"))
+		return nil, fmt.Errorf("probe exited %d: %s", code, strings.Join(diagnose.Tail(stderr, 10), "\n"))
 	}
 	if err := json.Unmarshal([]byte(stdout), into); err != nil {
-		return fmt.Errorf("probe output is not JSON: %w", err)
+		return nil, fmt.Errorf("probe output is not JSON: %w", err)
 	}
-	return nil
+	return run, nil
 }
 
 // python is the builder's interpreter.

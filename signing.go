@@ -50,16 +50,22 @@ func (m *Pybundle) SignWindows(
 	if timestampUrl != "" {
 		args = append(args, "-ts", timestampUrl)
 	}
+	// osslsigncode exits 255 on most failures, which the engine reports as its own exec error:
+	// the status is written to a file instead, so an engine failure stays one, with its cause.
+	const status = "/work/status"
 	signed := m.signer().
 		WithFile("/work/in/"+name, file).
 		WithMountedSecret("/run/secrets/cert.p12", certificate).
 		WithMountedSecret("/run/secrets/password", password).
 		WithExec([]string{"mkdir", "-p", "/work/out"}).
-		WithExec(args, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
-	code, err := signed.ExitCode(ctx)
+		WithExec(append([]string{"sh", "-c", `"$@"; echo $? > ` + status, "sh"}, args...))
+	text, err := signed.File(status).Contents(ctx)
 	if err != nil {
-		// The engine's own failure (not osslsigncode's exit): its cause, as it said it.
 		return nil, &diagnose.Error{Stage: "sign", Target: "windows", File: name, Reason: "the signing container failed: " + err.Error()}
+	}
+	code, err := strconv.Atoi(strings.TrimSpace(text))
+	if err != nil {
+		return nil, &diagnose.Error{Stage: "sign", Target: "windows", File: name, Reason: "the signing container reported no exit status: " + text}
 	}
 	if code != 0 {
 		out, _ := signed.Stdout(ctx)

@@ -16,7 +16,7 @@ import (
 	"github.com/pybundle/pybundle/pipeline/health"
 	"github.com/pybundle/pybundle/pipeline/plan"
 	"github.com/pybundle/pybundle/pipeline/report"
-	"github.com/pybundle/pybundle/pipeline/source"
+	"github.com/pybundle/pybundle/pipeline/trace"
 	"github.com/pybundle/pybundle/pipeline/verify"
 )
 
@@ -43,7 +43,7 @@ func (a *app) runBuild(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	b, f, err := a.stagePlan(cfg)
+	p, f, err := a.stagePlan(cfg)
 	if err != nil {
 		return err
 	}
@@ -51,6 +51,10 @@ func (a *app) runBuild(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := a.stageTrace(ctx, p, f, v); err != nil {
+		return err
+	}
+	b := p.Builds[0]
 	if err := a.stageCompile(ctx, t, f, v, b); err != nil {
 		return err
 	}
@@ -120,12 +124,12 @@ func (a *app) stageEnv(ctx context.Context, c envConfig) (pythonInfo, error) {
 }
 
 // stagePlan reads the source (links leaving it are not followed), makes the plan for this
-// runner's target, copies the source's files to <out>/work/src and writes the plan's generated
-// files (spec, runtime hook) next to the copy, never into the user's folder.
-func (a *app) stagePlan(cfg buildConfig) (plan.Build, folders, error) {
+// runner's target and copies the source's files to <out>/work/src, never writing into the
+// user's folder.
+func (a *app) stagePlan(cfg buildConfig) (*plan.Plan, folders, error) {
 	t := cfg.Target.String()
-	fail := func(file string, err error) (plan.Build, folders, error) {
-		return plan.Build{}, folders{}, &diagnose.Error{Stage: "plan", Target: t, File: file, Reason: err.Error()}
+	fail := func(file string, err error) (*plan.Plan, folders, error) {
+		return nil, folders{}, &diagnose.Error{Stage: "plan", Target: t, File: file, Reason: err.Error()}
 	}
 	// The output folder and venv may lie inside the source: never part of it.
 	var ignore []string
@@ -135,35 +139,91 @@ func (a *app) stagePlan(cfg buildConfig) (plan.Build, folders, error) {
 			ignore = append(ignore, "/"+filepath.ToSlash(rel)+"/")
 		}
 	}
-	tree, err := source.Read(cfg.Source, ignore)
+	tree, err := plan.Read(cfg.Options, cfg.Source, ignore...)
 	if err != nil {
-		return fail("", err)
+		return nil, folders{}, err
 	}
 	for _, s := range tree.Skipped {
 		a.logf("plan: %s: %s", s.Path, s.Reason)
 	}
 	p, err := plan.New(cfg.Options, tree)
 	if err != nil {
-		return plan.Build{}, folders{}, err
+		return nil, folders{}, err
 	}
+	a.logf("plan: starts as %s (%s); %d own modules, %d data files", p.Entry, p.Entry.Why, len(p.Collection.Modules), p.Collection.Summary.Files)
 	for _, f := range p.Scan.Unresolved {
-		a.logf("scan: %s:%d: %s(%s) imports a module by a name the scanner cannot work out: add it with --hidden-imports if the app needs it", f.File, f.Line, f.Call, f.Expr)
+		a.logf("scan: %s:%d: %s(%s) imports a module by a name the scanner cannot work out: tracing or --hidden-imports covers it", f.File, f.Line, f.Call, f.Expr)
 	}
-	b := p.Builds[0]
-	f := newFolders(cfg.Out, b.Bundle)
+	f := newFolders(cfg.Out, p.Builds[0].Bundle)
 	if err := os.RemoveAll(f.WorkSrc); err != nil {
 		return fail(f.WorkSrc, err)
 	}
 	if err := tree.CopyTo(f.WorkSrc); err != nil {
 		return fail("", fmt.Errorf("copying the source to %s: %w", f.WorkSrc, err))
 	}
+	if err := writeGenerated(p.Builds[0], f); err != nil {
+		return fail("", err)
+	}
+	return p, f, nil
+}
+
+// writeGenerated writes the build's generated files (spec, runtime hook, launcher) next to
+// the source copy.
+func writeGenerated(b plan.Build, f folders) error {
 	for _, g := range b.Files {
 		if err := os.WriteFile(filepath.Join(f.WorkSrc, filepath.FromSlash(g.Name)), g.Data, 0o644); err != nil {
-			return fail(g.Name, err)
+			return err
 		}
 	}
-	a.logf("plan: %s (%d hidden imports, %d data entries) in %s", b.SpecFile(), len(b.Spec.HiddenImports), len(b.Spec.Datas), f.WorkSrc)
-	return b, f, nil
+	return nil
+}
+
+// stageTrace runs the backend from source with the venv's Python (healthy, warmed up) and adds
+// what it loaded to the plan, then writes the generated files again.
+func (a *app) stageTrace(ctx context.Context, p *plan.Plan, f folders, v venv) error {
+	t := p.Builds[0].Target().String()
+	if !p.Options.Trace {
+		a.logf("trace: off")
+		return nil
+	}
+	fail := func(reason string, tail []string) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &diagnose.Error{Stage: "trace", Target: t, File: p.Entry.ScriptFile(),
+			Reason: reason + " (tracing runs the backend from source before freezing it; --trace=false skips it)", Tail: tail}
+	}
+	harnessPath := filepath.Join(f.Work, trace.HarnessFile)
+	record := filepath.Join(f.Work, "trace.json")
+	_ = os.Remove(record)
+	if err := os.WriteFile(harnessPath, trace.Harness(), 0o644); err != nil {
+		return fail(err.Error(), nil)
+	}
+	a.logf("trace: starting %s from source", p.Entry)
+	r, err := health.Probe(ctx, p.TraceOptions(v.Python(), harnessPath, f.WorkSrc, record))
+	if err != nil {
+		return fail(err.Error(), nil)
+	}
+	if !r.OK {
+		return fail(r.Reason, r.LogTail)
+	}
+	text, err := readBounded(record, trace.MaxRecord)
+	if err != nil {
+		return fail("the trace wrote no record: "+err.Error(), nil)
+	}
+	res, err := trace.Parse(text)
+	if err != nil {
+		return fail(err.Error(), nil)
+	}
+	if err := p.WithTrace(res); err != nil {
+		return err
+	}
+	a.logf("trace: %d modules imported; added %d dynamically imported, %d metadata, %d data files",
+		p.Trace.Modules, len(p.Trace.Added), len(p.Trace.Metadata), len(p.Trace.Datas))
+	if err := writeGenerated(p.Builds[0], f); err != nil {
+		return fail(err.Error(), nil)
+	}
+	return nil
 }
 
 // stageVenv is step 2: the venv with the backend's requirements and the pinned PyInstaller,

@@ -28,6 +28,11 @@ import (
 const fakePythonScript = `#!/bin/sh
 echo "python $*" >> "$FAKE_LOG"
 case "$1" in
+*pybundle_trace.py)
+  # The trace harness: record a dynamically imported module and a data file read, then serve.
+  printf '{"python": "3.13.5", "modules": {"lazy_plugin": {"origin": "/site/lazy_plugin.py", "importer": "main.py:3"}}, "opened": ["data/seed.json"], "metadata": ["fastapi"]}' > "$PYBUNDLE_TRACE_OUT"
+  shift 2
+  PYBUNDLE_RUNNER_FAKE_BACKEND=1 exec "$FAKE_BACKEND_BIN" "$@";;
 -c) echo "pybundle-python ${FAKE_VERSION:-3.13.5} @MACHINE@ $0"; exit 0;;
 -m) case "$2" in
     venv) shift 2; [ "$1" = --clear ] && shift
@@ -186,6 +191,16 @@ func TestBuildSuccessWithFakes(t *testing.T) {
 	assert.Assert(t, e.StartupMS == nil)
 	assert.Assert(t, e.SizeBytes > 1<<20)
 	assert.Assert(t, e.OK(), "%+v", e.Checks)
+	// The trace's additions: a dynamically imported module (required by the guard, with its
+	// importer), the metadata read; the data file read is bundled already.
+	assert.Assert(t, e.Trace != nil)
+	assert.DeepEqual(t, e.Trace.Added, []string{"lazy_plugin"})
+	assert.DeepEqual(t, e.Trace.Metadata, []string{"fastapi"})
+	assert.Equal(t, len(e.Trace.Datas), 0)
+	specText, err := os.ReadFile(filepath.Join(out, "work", "src", "peft_engine.spec"))
+	assert.NilError(t, err)
+	assert.Assert(t, strings.Contains(string(specText), `"lazy_plugin": "main.py:3",`), "the guard names the importer")
+	assert.Assert(t, strings.Contains(string(specText), "copy_metadata"))
 	var names []string
 	for _, c := range e.Checks {
 		names = append(names, c.Name)
@@ -229,7 +244,7 @@ func TestBuildStageErrors(t *testing.T) {
 		want  string
 	}{
 		{"no entry point", nil, []string{"--entry", "app.py"}, nil,
-			"plan %s: app.py: entry point not found in the source folder"},
+			`plan %s: app.py: entry "app.py": not found in the source folder`},
 		{"no requirements", func(t *testing.T, src string) { assert.NilError(t, os.Remove(filepath.Join(src, "requirements.txt"))) }, nil, nil,
 			"venv %s: requirements.txt: cannot read it (no such file or directory)"},
 		{"hashes without pyinstaller", func(t *testing.T, src string) {
@@ -304,9 +319,18 @@ func TestBuildHealth(t *testing.T) {
 	assert.Assert(t, h.OK && strings.HasPrefix(h.Detail, "first 200 after "), h.Detail)
 	assert.Assert(t, strings.Contains(stdout.String(), " ms "), stdout.String())
 
-	// A backend that dies during start-up: the report is written (it says which check failed),
-	// the error names the stage, the target, the artifact and the backend's last words.
+	// A backend that dies during start-up: tracing it from source finds out first, before
+	// PyInstaller runs, naming the stage and the backend's last words.
 	t.Setenv("FAKE_BACKEND_EXIT", "3")
+	a, _, stderr = testApp("", "")
+	assert.Equal(t, a.run(context.Background(), args), exitFail)
+	assert.Assert(t, strings.Contains(stderr.String(), fmt.Sprintf("pybundle-runner: trace %s: main.py: backend exited with code 3 during start-up", hostTarget())), stderr.String())
+	assert.Assert(t, !strings.Contains(stderr.String(), "compile: PyInstaller"), "nothing compiled after a failed trace")
+
+	// Without tracing, the frozen backend's health check fails: the report is written (it says
+	// which check failed), the error names the stage, the target, the artifact and the
+	// backend's last words.
+	args = append(args, "--trace=false")
 	a, stdout, stderr = testApp("", "")
 	assert.Equal(t, a.run(context.Background(), args), exitFail)
 	want := fmt.Sprintf("pybundle-runner: health %s: %s/peft_engine/peft_engine: backend exited with code 3 during start-up\n  last output:\n    RuntimeError: database schema version 7 is newer than this backend supports (5)",

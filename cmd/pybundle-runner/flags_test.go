@@ -28,7 +28,8 @@ func TestParseBuildDefaults(t *testing.T) {
 	assert.Equal(t, c.Target, target.Target{OS: "darwin", Arch: "arm64"})
 	assert.Equal(t, c.Options.Mode, layout.OneDir)
 	assert.Equal(t, c.Options.Name, "peft_engine")
-	assert.Equal(t, c.Options.Entry, "main.py")
+	assert.Equal(t, c.Options.Entry, "", "found, not assumed")
+	assert.Equal(t, c.Options.Trace, true)
 	assert.DeepEqual(t, c.Options.Platforms, []target.Target{{OS: "darwin", Arch: "arm64"}})
 	assert.Equal(t, c.Pin.String(), "3.13")
 	assert.Equal(t, c.Venv, filepath.Join(out, ".venv"))
@@ -110,7 +111,6 @@ func TestParseBuildErrors(t *testing.T) {
 		{"bad pin", append(base, "--python-version", "three"), "linux/amd64", `want X.Y or X.Y.Z`},
 		{"zero budget", append(base, "--budget", "0s"), "linux/amd64", `budget: "0s": must be positive`},
 		{"bad budget", append(base, "--budget", "fast"), "linux/amd64", `budget: "fast": want a Go duration such as 5s`},
-		{"empty entry", append(base, "--entry", ""), "linux/amd64", "entry: empty"},
 		{"bad slim", append(base, "--slim=maybe"), "linux/amd64", `slim: strconv.ParseBool: parsing "maybe"`},
 		{"options file missing", append(base, "--options", filepath.Join(src, "none.json")), "linux/amd64", "--options: "},
 		{"options file unknown key", append(base, "--options", file), "linux/amd64", "--options " + file + ": invalid character"},

@@ -20,8 +20,10 @@ import (
 
 // Defaults applied by Probe to zero Options fields.
 const (
-	DefaultPath           = "/api/health"
-	DefaultBudget         = 5 * time.Second
+	DefaultPath   = "/api/health"
+	DefaultBudget = 5 * time.Second
+	// DefaultWarmUpBudget bounds one warm-up request: a first call may load a model.
+	DefaultWarmUpBudget   = 60 * time.Second
 	DefaultInterval       = 20 * time.Millisecond
 	DefaultGrace          = 5 * time.Second
 	DefaultEmulatedFactor = 30 // QEMU user-mode emulation runs a Python start-up ~30x slower
@@ -34,6 +36,8 @@ type Options struct {
 	Artifact string `json:"artifact"`
 	// Args come before the "--port N" that Probe appends.
 	Args []string `json:"args,omitempty"`
+	// Dir is the working directory to start it in ("" = the probe's own).
+	Dir string `json:"dir,omitempty"`
 	// Env is added to the inherited environment (before APP_PORT and PORT,
 	// which Probe sets and which therefore win).
 	Env []string `json:"env,omitempty"`
@@ -55,6 +59,15 @@ type Options struct {
 	// budget is multiplied by EmulatedFactor (default DefaultEmulatedFactor).
 	Emulated       bool    `json:"emulated,omitempty"`
 	EmulatedFactor float64 `json:"emulated_factor,omitempty"`
+	// WarmUp are URL paths requested once the backend is healthy, each of which must answer
+	// 2xx within WarmUpBudget: routes that load code lazily (a model, a plugin).
+	WarmUp []string `json:"warmup,omitempty"`
+	// WarmUpBudget bounds each warm-up request (default DefaultWarmUpBudget, scaled like the
+	// budget when emulated).
+	WarmUpBudget time.Duration `json:"warmup_budget,omitempty"`
+	// Linger is how long the backend keeps running after the health answer and the warm-ups,
+	// before it is stopped (tracing lets the record settle).
+	Linger time.Duration `json:"linger,omitempty"`
 	// Output, when set, receives the backend's stdout and stderr as they come
 	// (the CLI's -v); they are always kept for LogTail.
 	Output io.Writer `json:"-"`
@@ -69,8 +82,17 @@ type Run struct {
 	Polls int `json:"polls"`
 	// ExitCode after SIGTERM; 128+n when the process died of signal n.
 	ExitCode int `json:"exit_code"`
-	// Body is the healthy answer's JSON object.
+	// Body is the healthy answer's JSON object (nil when it was not JSON).
 	Body map[string]any `json:"body"`
+	// WarmUp are the warm-up requests made after the healthy answer.
+	WarmUp []WarmUp `json:"warmup,omitempty"`
+}
+
+// WarmUp is one warm-up request.
+type WarmUp struct {
+	Path   string  `json:"path"`
+	Status int     `json:"status"`
+	MS     float64 `json:"ms"`
 }
 
 // Result is what Probe found. Field order is fixed so the JSON is deterministic.
@@ -162,6 +184,18 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("health %s: negative budget, interval, grace or runs, or emulation factor below 1", o.Artifact)
 	}
 	return o, nil
+}
+
+// warmUpBudget bounds one warm-up request, emulation included.
+func (o Options) warmUpBudget() time.Duration {
+	b := o.WarmUpBudget
+	if b == 0 {
+		b = DefaultWarmUpBudget
+	}
+	if o.Emulated {
+		return time.Duration(float64(b) * o.EmulatedFactor)
+	}
+	return b
 }
 
 func (o Options) effectiveBudget() time.Duration {

@@ -66,7 +66,7 @@ func probeOnce(ctx context.Context, o Options) (attempt, error) {
 	}
 
 	cmd := exec.Command(o.Artifact, append(append([]string(nil), o.Args...), "--port", strconv.Itoa(port))...)
-	cmd.Env = env
+	cmd.Env, cmd.Dir = env, o.Dir
 	cmd.Stdout, cmd.Stderr = pw, pw
 	setProcessGroup(cmd)
 
@@ -100,6 +100,16 @@ func probeOnce(ctx context.Context, o Options) (attempt, error) {
 
 	var exitedEarly bool
 	a.run, a.reason, exitedEarly = poll(ctx, o, port, t0, exited)
+	if a.reason == "" && !exitedEarly && len(o.WarmUp) > 0 {
+		a.run.WarmUp, a.reason = warmUp(ctx, o, port, exited)
+	}
+	if a.reason == "" && !exitedEarly && o.Linger > 0 {
+		select {
+		case <-time.After(o.Linger):
+		case <-exited:
+		case <-ctx.Done():
+		}
+	}
 	close(stopScan)
 	<-scanDone
 	if ctx.Err() != nil {
@@ -148,10 +158,10 @@ func poll(ctx context.Context, o Options, port int, t0 time.Time, exited <-chan 
 		switch {
 		case err != nil:
 			last = err.Error()
-		case status != http.StatusOK:
+		case status < 200 || status > 299:
 			last = fmt.Sprintf("HTTP %d", status)
-		case body["status"] != "ok":
-			last = fmt.Sprintf("HTTP 200 with status %v", body["status"])
+		case unhealthy(body):
+			last = fmt.Sprintf("HTTP %d with status %v", status, body["status"])
 		default:
 			elapsed := time.Since(t0)
 			run.StartupMS, run.Body = ms(elapsed), body
@@ -176,6 +186,45 @@ func poll(ctx context.Context, o Options, port int, t0 time.Time, exited <-chan 
 	}
 }
 
+// unhealthyWords are "status" values of a health answer that say the backend is not ready.
+var unhealthyWords = map[string]bool{"error": true, "fail": true, "failed": true, "failing": true, "down": true,
+	"unhealthy": true, "starting": true, "initializing": true, "not ready": true, "not_ready": true, "unavailable": true}
+
+// unhealthy reports whether a 2xx answer still says "not ready": a JSON object whose "status"
+// is one of unhealthyWords (any case) or false. Anything else in 2xx is healthy ({"status":
+// "ok"}, {"status": "healthy"}, plain text), since backends word it in many ways.
+func unhealthy(body map[string]any) bool {
+	switch v := body["status"].(type) {
+	case string:
+		return unhealthyWords[strings.ToLower(strings.TrimSpace(v))]
+	case bool:
+		return !v
+	}
+	return false
+}
+
+// warmUp requests each warm-up path once; every one must answer 2xx while the backend lives.
+func warmUp(ctx context.Context, o Options, port int, exited <-chan struct{}) ([]WarmUp, string) {
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	var done []WarmUp
+	for _, p := range o.WarmUp {
+		t := time.Now()
+		budget := o.warmUpBudget()
+		_, status, err := get(ctx, client, "http://127.0.0.1:"+strconv.Itoa(port)+p, t.Add(budget), budget)
+		w := WarmUp{Path: p, Status: status, MS: ms(time.Since(t))}
+		done = append(done, w)
+		switch {
+		case isClosed(exited):
+			return done, fmt.Sprintf("backend exited during warm-up GET %s", p)
+		case err != nil && status == 0:
+			return done, fmt.Sprintf("warm-up GET %s: %v", p, err)
+		case status < 200 || status > 299:
+			return done, fmt.Sprintf("warm-up GET %s: HTTP %d", p, status)
+		}
+	}
+	return done, ""
+}
+
 // overBudget says which budget was exceeded, and how it was scaled.
 func overBudget(o Options) string {
 	s := fmt.Sprintf("not healthy within %s", o.effectiveBudget())
@@ -185,9 +234,14 @@ func overBudget(o Options) string {
 	return s
 }
 
-// get makes one request with a short timeout, never past the deadline.
-func get(ctx context.Context, c *http.Client, url string, deadline time.Time) (map[string]any, int, error) {
-	d := min(time.Second, time.Until(deadline))
+// get makes one request with a short timeout (at most each, default a second), never past the
+// deadline. The body is decoded when it is a JSON object; a 2xx answer that is not is fine.
+func get(ctx context.Context, c *http.Client, url string, deadline time.Time, each ...time.Duration) (map[string]any, int, error) {
+	limit := time.Second
+	if len(each) > 0 {
+		limit = each[0]
+	}
+	d := min(limit, time.Until(deadline))
 	if d < 50*time.Millisecond {
 		d = 50 * time.Millisecond
 	}
@@ -206,13 +260,11 @@ func get(ctx context.Context, c *http.Client, url string, deadline time.Time) (m
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil || resp.StatusCode != http.StatusOK {
+	if err != nil || resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, resp.StatusCode, err
 	}
 	var body map[string]any
-	if err := json.Unmarshal(b, &body); err != nil {
-		return nil, resp.StatusCode, fmt.Errorf("HTTP 200 but not a JSON object: %.80q", b)
-	}
+	_ = json.Unmarshal(b, &body) // not JSON: no status to judge
 	return body, resp.StatusCode, nil
 }
 

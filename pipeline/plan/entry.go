@@ -44,9 +44,21 @@ func (b Build) Entry(out Outcome) report.Entry {
 		Python:        out.Verify.Python,
 		PyInstaller:   out.PyInstaller,
 		Packages:      out.Packages,
-		HiddenImports: b.Spec.HiddenImports,
+		HiddenImports: b.Found,
+		OwnModules:    b.OwnModules,
 		DurationMS:    out.Duration.Milliseconds(),
 		Builder:       out.Builder,
+	}
+	if b.Start.Kind != "" {
+		e.Start = b.Start.String() + " (" + b.Start.Why + ")"
+	}
+	if b.Data.Files > 0 {
+		d := b.Data
+		e.Data = &d
+	}
+	if b.Trace.Python != "" {
+		t := b.Trace
+		e.Trace = &t
 	}
 	for _, c := range out.Verify.Checks {
 		if out.Native && c.Name == verify.CheckNoPython {

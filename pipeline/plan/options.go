@@ -8,7 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pybundle/pybundle/pipeline/collect"
 	"github.com/pybundle/pybundle/pipeline/layout"
+	"github.com/pybundle/pybundle/pipeline/source"
+	"github.com/pybundle/pybundle/pipeline/spec"
 	"github.com/pybundle/pybundle/pipeline/target"
 )
 
@@ -22,8 +25,24 @@ type Options struct {
 	Mode      layout.Mode     `json:"mode"`
 	// Name is the executable's base name (".exe" is added on Windows).
 	Name string `json:"name"`
-	// Entry is the entry script, relative to the source root, slash-separated.
+	// Entry is how the backend starts: a script (relative, slash-separated), "-m package" or
+	// "module:app"; "" finds it (pipeline/entry).
 	Entry string `json:"entry"`
+	// Paths are extra import roots, relative folders of the source.
+	Paths []string `json:"paths"`
+	// Data are explicit data entries, SRC:DEST.
+	Data []spec.Data `json:"data"`
+	// ExcludeData are patterns of files that are not bundled as data.
+	ExcludeData []string `json:"exclude_data"`
+	// Ignore are patterns of the source that are no part of the backend at all.
+	Ignore []string `json:"ignore"`
+	// CollectSubmodules are packages whose every submodule is collected.
+	CollectSubmodules []string `json:"collect_submodules"`
+	// WarmUp are URL paths requested after the backend is healthy (from source while tracing,
+	// and frozen in the health stage, where each must answer 2xx).
+	WarmUp []string `json:"warmup"`
+	// Trace runs the backend from source first and adds what it loads that the analysis missed.
+	Trace bool `json:"trace"`
 	// HiddenImports are the user's extra hidden imports, beyond what the scanner finds.
 	HiddenImports []string `json:"hidden_imports"`
 	// Slim excludes setuptools/pkg_resources (see spec.Options.Slim).
@@ -79,9 +98,54 @@ var Keys = []Key{
 	{Name: "name", Kind: KindString, Default: target.DefaultName,
 		Help: `executable name (".exe" is added on Windows)`,
 		set:  func(o *Options, v string) error { o.Name = strings.TrimSpace(v); return nil }},
-	{Name: "entry", Kind: KindString, Default: "main.py",
-		Help: "entry script, relative to the source folder",
+	{Name: "entry", Kind: KindString,
+		Help: `how the backend starts: a script relative to the source folder, "-m package" or "module:app" (default: found: main.py, app.py, server.py…, a package's __main__.py, a FastAPI app)`,
 		set:  func(o *Options, v string) error { o.Entry = strings.TrimSpace(v); return nil }},
+	{Name: "paths", Kind: KindList,
+		Help: "extra import roots, folders of the source (src/ with packages and the entry's are found)",
+		set:  listSetter(func(o *Options) *[]string { return &o.Paths }), reset: func(o *Options) { o.Paths = nil }},
+	{Name: "data", Kind: KindList,
+		Help: "extra data, SRC:DEST (a file or folder of the source, the folder in the bundle)",
+		set: func(o *Options, v string) error {
+			for _, item := range splitList(v) {
+				d, err := collect.ParseData(item)
+				if err != nil {
+					return err
+				}
+				if !slices.Contains(o.Data, d) {
+					o.Data = append(o.Data, d)
+				}
+			}
+			return nil
+		},
+		reset: func(o *Options) { o.Data = nil }},
+	{Name: "exclude-data", Kind: KindList,
+		Help: "patterns of files not to bundle as data (gitignore style: *.db, fixtures/, /local.json)",
+		set:  patternSetter(func(o *Options) *[]string { return &o.ExcludeData }), reset: func(o *Options) { o.ExcludeData = nil }},
+	{Name: "ignore", Kind: KindList,
+		Help: "patterns of the source that are no part of the backend (beyond tests, venvs, node_modules, build, dist, hidden folders)",
+		set:  patternSetter(func(o *Options) *[]string { return &o.Ignore }), reset: func(o *Options) { o.Ignore = nil }},
+	{Name: "collect-submodules", Kind: KindList,
+		Help: "packages whose every submodule is bundled (plugins found at run time in an installed package)",
+		set:  moduleSetter(func(o *Options) *[]string { return &o.CollectSubmodules }), reset: func(o *Options) { o.CollectSubmodules = nil }},
+	{Name: "warmup", Kind: KindList,
+		Help: "URL paths requested once healthy (tracing and health): routes that load code lazily, e.g. /api/infer",
+		set: func(o *Options, v string) error {
+			for _, p := range splitList(v) {
+				if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " \t\r\n#") {
+					return fmt.Errorf("%q: want a URL path such as /api/items", p)
+				}
+				o.WarmUp = appendNew(o.WarmUp, p)
+			}
+			return nil
+		},
+		reset: func(o *Options) { o.WarmUp = nil }},
+	{Name: "trace", Kind: KindBool, Default: "true",
+		Help: "run the backend from source first and bundle what it loads that the analysis missed",
+		set: func(o *Options, v string) (err error) {
+			o.Trace, err = strconv.ParseBool(strings.TrimSpace(v))
+			return err
+		}},
 	{Name: "hidden-imports", Kind: KindList,
 		Help: "extra hidden imports beyond those the scanner finds",
 		set: func(o *Options, v string) error {
@@ -194,13 +258,47 @@ func (o Options) Validate() error {
 	if o.Name == "" {
 		errs = append(errs, errors.New("name: empty"))
 	}
-	if o.Entry == "" {
-		errs = append(errs, errors.New("entry: empty"))
-	}
 	if o.Budget <= 0 {
 		errs = append(errs, fmt.Errorf("budget: %s is not positive", o.Budget))
 	}
 	return errors.Join(errs...)
+}
+
+// listSetter appends the items of a list value to the field.
+func listSetter(field func(*Options) *[]string) func(*Options, string) error {
+	return func(o *Options, v string) error {
+		f := field(o)
+		*f = appendNew(*f, splitList(v)...)
+		return nil
+	}
+}
+
+// patternSetter appends ignore patterns, each checked.
+func patternSetter(field func(*Options) *[]string) func(*Options, string) error {
+	return func(o *Options, v string) error {
+		for _, p := range splitList(v) {
+			if err := source.CheckPattern(p); err != nil {
+				return err
+			}
+			f := field(o)
+			*f = appendNew(*f, p)
+		}
+		return nil
+	}
+}
+
+// moduleSetter appends dotted module names, each checked.
+func moduleSetter(field func(*Options) *[]string) func(*Options, string) error {
+	return func(o *Options, v string) error {
+		for _, m := range splitList(v) {
+			if err := spec.CheckModule(m); err != nil {
+				return fmt.Errorf("%q: %v", m, err)
+			}
+			f := field(o)
+			*f = appendNew(*f, m)
+		}
+		return nil
+	}
 }
 
 func splitList(s string) []string {

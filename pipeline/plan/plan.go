@@ -8,21 +8,22 @@
 package plan
 
 import (
-	"errors"
 	"fmt"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/pybundle/pybundle/pipeline/collect"
 	"github.com/pybundle/pybundle/pipeline/diagnose"
+	"github.com/pybundle/pybundle/pipeline/entry"
 	"github.com/pybundle/pybundle/pipeline/health"
 	"github.com/pybundle/pybundle/pipeline/layout"
 	"github.com/pybundle/pybundle/pipeline/scan"
 	"github.com/pybundle/pybundle/pipeline/source"
 	"github.com/pybundle/pybundle/pipeline/spec"
 	"github.com/pybundle/pybundle/pipeline/target"
+	"github.com/pybundle/pybundle/pipeline/trace"
 	"github.com/pybundle/pybundle/pipeline/verify"
 )
 
@@ -44,21 +45,36 @@ const EmulatedVerifyTimeout = 10 * time.Minute
 // Plan is one request, decided.
 type Plan struct {
 	Options Options
+	// Entry is how the backend starts (found or given).
+	Entry entry.Entry
+	// Collection is what of the source goes into the bundle (own modules, data, binaries).
+	Collection collect.Collection
 	// Scan is what the lazy-import scanner found in the source (the same for every target).
 	Scan scan.Result
-	// Datas are the data files bundled (the same for every target).
-	Datas []spec.Data
+	// Trace is what tracing the backend from source added ("" Python when not traced yet).
+	Trace trace.Additions
 	// Builds are one per target, in the order of Options.Platforms.
 	Builds []Build
+	tree   *source.Tree
 }
 
 // Build is one target's build.
 type Build struct {
 	Bundle layout.Bundle
+	// Start, Found, OwnModules, Data and Trace are the plan's facts the report entry repeats:
+	// Found are the hidden imports found by scanning or given (own modules are counted, the
+	// trace's additions are in Trace).
+	Start      entry.Entry
+	Found      []string
+	OwnModules int
+	Data       collect.Summary
+	Trace      trace.Additions
 	// Spec are the spec options, defaults applied.
 	Spec   spec.Options
 	Budget time.Duration
-	// Files are written into the root of the source copy before PyInstaller runs.
+	WarmUp []string
+	// Files are written into the root of the source copy before PyInstaller runs: the spec,
+	// the runtime hook and, for a module or app entry, the launcher.
 	Files []File
 }
 
@@ -71,53 +87,111 @@ type File struct {
 // Target is the build's target.
 func (b Build) Target() target.Target { return b.Bundle.Target }
 
+// Read reads the source folder dir (on this machine) as the options say: their ignore patterns
+// and the executor's own (its output folder inside the source, say).
+func Read(o Options, dir string, ignore ...string) (*source.Tree, error) {
+	tree, err := source.Read(dir, append(slices.Clone(o.Ignore), ignore...))
+	if err != nil {
+		return nil, &diagnose.Error{Stage: "plan", Target: Names(o.Platforms), Reason: err.Error()}
+	}
+	return tree, nil
+}
+
 // New checks the options against the source tree and decides every target's build. Any
 // problem is one *diagnose.Error of stage "plan" naming the file or option: nothing has run yet.
 func New(o Options, tree *source.Tree) (*Plan, error) {
-	targets := strings.Join(names(o.Platforms), ",")
+	targets := Names(o.Platforms)
 	fail := func(file string, err error) (*Plan, error) {
 		return nil, &diagnose.Error{Stage: "plan", Target: targets, File: file, Reason: err.Error()}
 	}
 	if err := o.Validate(); err != nil {
 		return fail("", err)
 	}
-	o.Entry = path.Clean(filepath.ToSlash(o.Entry))
-	if !tree.Has(o.Entry) {
-		return fail(o.Entry, errors.New("entry point not found in the source folder (give the entry option if it has another name)"))
+	// The entry first (with the roots any layout has), then the collection (with its roots).
+	pre, err := collect.Collect(tree, collect.Rules{Paths: o.Paths})
+	if err != nil {
+		return fail("", err)
+	}
+	e, err := entry.Find(treeSource{tree}, o.Entry, pre.ModuleName)
+	if err != nil {
+		return fail(o.Entry, err)
+	}
+	c, err := collect.Collect(tree, collect.Rules{Entry: e.ScriptFile(), Paths: o.Paths, ExcludeData: o.ExcludeData, Data: o.Data})
+	if err != nil {
+		return fail("", err)
 	}
 	res, err := scan.Files(tree.Paths(), func(p string) ([]byte, error) { return tree.ReadFile(p, MaxPythonFile) })
 	if err != nil {
 		return nil, &diagnose.Error{Stage: "scan", Target: targets, Reason: err.Error()}
 	}
-	p := &Plan{Options: o, Scan: res, Datas: DefaultDatas(tree)}
-	hook := spec.RuntimeHook()
-	for _, t := range o.Platforms {
-		so := spec.Options{
-			Name:          o.Name,
-			Entry:         o.Entry,
-			Target:        t,
-			Mode:          o.Mode,
-			HiddenImports: appendNew(slices.Clone(res.HiddenImports), o.HiddenImports...),
-			Datas:         p.Datas,
-			Slim:          o.Slim,
-		}.WithDefaults()
-		text, err := spec.Generate(so)
-		if err != nil {
-			return nil, &diagnose.Error{Stage: "plan", Target: t.String(), Reason: err.Error()}
-		}
-		b := Build{
-			Bundle: layout.Bundle{Target: t, Name: so.Name, Mode: so.Mode},
-			Spec:   so,
-			Budget: o.Budget,
-			Files:  []File{{Name: so.SpecFileName(), Data: text}, {Name: spec.RuntimeHookFile, Data: hook}},
-		}
-		if err := b.Bundle.Validate(); err != nil {
-			return nil, &diagnose.Error{Stage: "plan", Target: t.String(), Reason: err.Error()}
-		}
-		p.Builds = append(p.Builds, b)
+	p := &Plan{Options: o, Entry: e, Collection: c, Scan: res, tree: tree}
+	if err := p.decide(); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
+
+// WithTrace adds what tracing the backend from source found (trace.Result, read where it ran)
+// and decides the builds again.
+func (p *Plan) WithTrace(r trace.Result) error {
+	p.Trace = r.Additions(p.tree, p.Collection)
+	return p.decide()
+}
+
+// decide makes every target's build from the plan's facts.
+func (p *Plan) decide() error {
+	o, c := p.Options, p.Collection
+	hook := spec.RuntimeHook()
+	p.Builds = nil
+	for _, t := range o.Platforms {
+		hidden := slices.Concat(c.Modules, p.Scan.HiddenImports, o.HiddenImports, p.Trace.HiddenImports)
+		so := spec.Options{
+			Name:              o.Name,
+			Entry:             p.Entry.ScriptFile(),
+			Target:            t,
+			Mode:              o.Mode,
+			HiddenImports:     hidden,
+			RequiredModules:   slices.Concat(c.Modules, p.Scan.HiddenImports, o.HiddenImports, p.Trace.Required, o.CollectSubmodules, spec.UvicornRequired),
+			CollectSubmodules: o.CollectSubmodules,
+			Datas:             slices.Concat(c.Datas, p.Trace.Datas),
+			Binaries:          c.Binaries,
+			Paths:             slices.DeleteFunc(slices.Clone(c.Roots), func(r string) bool { return r == "." }),
+			Metadata:          p.Trace.Metadata,
+			Importers:         p.Trace.Importers,
+			Slim:              o.Slim,
+			Keep:              p.Trace.Keep,
+		}.WithDefaults()
+		text, err := spec.Generate(so)
+		if err != nil {
+			return &diagnose.Error{Stage: "plan", Target: t.String(), Reason: err.Error()}
+		}
+		b := Build{
+			Bundle:     layout.Bundle{Target: t, Name: so.Name, Mode: so.Mode},
+			Start:      p.Entry,
+			Found:      sortedSet(slices.Concat(p.Scan.HiddenImports, o.HiddenImports, o.CollectSubmodules)),
+			OwnModules: len(c.Modules),
+			Data:       c.Summary,
+			Trace:      p.Trace,
+			Spec:       so,
+			Budget:     o.Budget,
+			WarmUp:     o.WarmUp,
+			Files:      []File{{Name: so.SpecFileName(), Data: text}, {Name: spec.RuntimeHookFile, Data: hook}},
+		}
+		if l := p.Entry.Launcher(); l != nil {
+			b.Files = append(b.Files, File{Name: entry.LauncherFile, Data: l})
+		}
+		if err := b.Bundle.Validate(); err != nil {
+			return &diagnose.Error{Stage: "plan", Target: t.String(), Reason: err.Error()}
+		}
+		p.Builds = append(p.Builds, b)
+	}
+	return nil
+}
+
+// treeSource is a source tree as pipeline/entry reads it.
+type treeSource struct{ *source.Tree }
+
+func (s treeSource) ReadFile(p string, max int64) ([]byte, error) { return s.Tree.ReadFile(p, max) }
 
 // For returns the build of target t.
 func (p *Plan) For(t target.Target) (Build, bool) {
@@ -172,6 +246,7 @@ func (b Build) HealthOptions(distPath string, emulated bool) health.Options {
 		Artifact: filepath.Join(distPath, filepath.FromSlash(b.Bundle.Rel())),
 		Budget:   b.Budget,
 		Emulated: emulated,
+		WarmUp:   b.WarmUp,
 	}
 }
 
@@ -201,4 +276,10 @@ func Checking(b layout.Bundle, modules []string, budget time.Duration) (Build, e
 		budget = Defaults().Budget
 	}
 	return Build{Bundle: b, Spec: spec.Options{Target: b.Target, Name: b.Name, Mode: b.Mode, RequiredModules: modules}, Budget: budget}, nil
+}
+
+func sortedSet(xs []string) []string {
+	out := slices.Clone(xs)
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -3,8 +3,8 @@ package plan
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +31,7 @@ var (
 func TestDefaults(t *testing.T) {
 	o := Defaults()
 	assert.DeepEqual(t, o, Options{Platforms: []target.Target{linuxAmd64}, Mode: layout.OneDir, Name: "peft_engine",
-		Entry: "main.py", Slim: true, Budget: 5 * time.Second})
+		Slim: true, Budget: 5 * time.Second, Trace: true})
 	assert.NilError(t, o.Validate())
 	// Every key has a setter that accepts its own default.
 	for _, k := range Keys {
@@ -105,8 +105,14 @@ func TestNewSample(t *testing.T) {
 	assert.NilError(t, err)
 	assert.Equal(t, len(p.Builds), 3)
 	assert.Assert(t, is.Contains(p.Scan.HiddenImports, "services.users"))
-	assert.DeepEqual(t, p.Datas, []spec.Data{{Src: "data", Dest: "data"}})
+	assert.DeepEqual(t, p.Collection.Datas, []spec.Data{{Src: "data", Dest: "data"}})
+	assert.Equal(t, p.Entry.String(), "main.py")
+	assert.Equal(t, p.Entry.Why, "found main.py")
+	assert.Assert(t, is.Contains(p.Collection.Modules, "connectors.cloud.signing"), "own modules by construction")
+	assert.Assert(t, is.Contains(p.Collection.Modules, "plugins.legacy_xml"))
+	assert.Assert(t, !slices.Contains(p.Collection.Modules, "main"), "the entry is the script, not a module")
 	for _, b := range p.Builds {
+		assert.Assert(t, is.Contains(b.Spec.RequiredModules, "connectors.cloud.signing"))
 		assert.Assert(t, is.Contains(b.Spec.HiddenImports, "services.users"), b.Target())
 		assert.Assert(t, is.Contains(b.Spec.HiddenImports, "uvicorn.loops.auto"))
 		assert.Equal(t, b.SpecFile(), "peft_engine.spec")
@@ -129,8 +135,10 @@ func TestNewErrors(t *testing.T) {
 		args []Arg
 		want string
 	}{
-		{"no entry point", []Arg{Given("entry", "app.py")}, "plan linux/amd64: app.py: entry point not found in the source folder"},
-		{"entry outside", []Arg{Given("entry", "../main.py")}, "plan linux/amd64: ../main.py: entry point not found"},
+		{"no entry point", []Arg{Given("entry", "app.py")}, `plan linux/amd64: app.py: entry "app.py": not found in the source folder`},
+		{"entry outside", []Arg{Given("entry", "../main.py")}, `entry "../main.py": not found`},
+		{"no such package", []Arg{Given("entry", "-m nope")}, `no package nope with a __main__.py`},
+		{"no such app module", []Arg{Given("entry", "nope:app")}, `entry "nope:app": no module nope`},
 		{"bad name", []Arg{Given("name", "a/b")}, `plan linux/amd64: name "a/b": must be a plain file name, not a path`},
 		{"bad hidden import", []Arg{Given("hidden-imports", "not-a.module")}, `plan linux/amd64: hidden import "not-a.module"`},
 		{"excluded and needed", []Arg{Given("hidden-imports", "tkinter.ttk")}, `module "tkinter.ttk" is both needed and excluded`},
@@ -191,7 +199,10 @@ func TestEntry(t *testing.T) {
 	assert.Equal(t, *e.StartupMS, 812.0)
 	assert.Equal(t, *e.StartupMinMS, 700.0)
 	assert.Equal(t, e.DurationMS, int64(41000))
-	assert.DeepEqual(t, e.HiddenImports, b.Spec.HiddenImports)
+	assert.DeepEqual(t, e.HiddenImports, b.Found)
+	assert.Equal(t, e.Start, "main.py (found main.py)")
+	assert.Equal(t, e.OwnModules, len(p.Collection.Modules))
+	assert.Equal(t, e.Data.Files, 1)
 	last := e.Checks[len(e.Checks)-1]
 	assert.DeepEqual(t, last, report.Check{Name: CheckHealth, OK: true, Detail: "first 200 after 812 ms (budget 5000 ms)"})
 	assert.Assert(t, !e.OK(), "a failed verify check stays failed in the Dagger executor")
@@ -211,18 +222,4 @@ func TestEntry(t *testing.T) {
 	assert.Equal(t, de.Stage, "health")
 	assert.DeepEqual(t, de.Tail, []string{"boom"})
 	assert.Equal(t, b.Entry(Outcome{}).Checks[0].Detail, "not run: verify failed")
-}
-
-func TestDefaultDatas(t *testing.T) {
-	src := t.TempDir()
-	for _, f := range []string{"main.py", "config.py", "data/seed.json", "settings.json", "schema.SQL", "logging.yaml",
-		"app.ini", "pyproject.toml", "package.json", "services/users.json", "README.md"} {
-		p := filepath.Join(src, filepath.FromSlash(f))
-		assert.NilError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		assert.NilError(t, os.WriteFile(p, nil, 0o644))
-	}
-	tree, err := source.Read(src, nil)
-	assert.NilError(t, err)
-	assert.DeepEqual(t, DefaultDatas(tree), []spec.Data{{Src: "data", Dest: "data"}, {Src: "app.ini", Dest: "."},
-		{Src: "logging.yaml", Dest: "."}, {Src: "schema.SQL", Dest: "."}, {Src: "settings.json", Dest: "."}})
 }

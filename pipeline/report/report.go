@@ -15,7 +15,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/pybundle/pybundle/pipeline/collect"
 	"github.com/pybundle/pybundle/pipeline/target"
+	"github.com/pybundle/pybundle/pipeline/trace"
 	"github.com/pybundle/pybundle/pipeline/verify"
 )
 
@@ -46,6 +48,14 @@ type Entry struct {
 	PyInstaller   string            `json:"pyinstaller"`
 	Packages      map[string]string `json:"packages,omitempty"` // pinned builder packages → version
 	HiddenImports []string          `json:"hidden_imports,omitempty"`
+	// Start is how the backend is started ("main.py", "-m app", "app.main:app"), and why.
+	Start string `json:"start,omitempty"`
+	// OwnModules counts the backend's own modules collected.
+	OwnModules int `json:"own_modules,omitempty"`
+	// Data is the data collected from the source (count, bytes, the largest files).
+	Data *collect.Summary `json:"data,omitempty"`
+	// Trace is what tracing the backend from source added.
+	Trace *trace.Additions `json:"trace,omitempty"`
 
 	DurationMS int64   `json:"duration_ms"`
 	Checks     []Check `json:"checks"`

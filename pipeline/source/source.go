@@ -61,7 +61,7 @@ type Tree struct {
 // the fixed exclusions (Excluded).
 func Read(dir string, ignore []string) (*Tree, error) {
 	for _, p := range ignore {
-		if err := checkPattern(p); err != nil {
+		if err := CheckPattern(p); err != nil {
 			return nil, err
 		}
 	}
@@ -324,8 +324,8 @@ func matchAny(patterns []string, p string, isDir bool) bool {
 	return false
 }
 
-// checkPattern refuses patterns path.Match cannot read and ones that could reach outside.
-func checkPattern(p string) error {
+// CheckPattern refuses patterns path.Match cannot read and ones that could reach outside.
+func CheckPattern(p string) error {
 	bare := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(p, "/"), "**/"), "/")
 	switch {
 	case strings.TrimSpace(p) == "" || bare == "":

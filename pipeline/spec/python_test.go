@@ -141,6 +141,17 @@ def EXE(*args, **kw):
     return "exe"
 def COLLECT(*args, **kw):
     calls["COLLECT"] = dict(kw, args=[a if isinstance(a, str) else "list" for a in args])
+# PyInstaller.utils.hooks.copy_metadata, stubbed: a distribution named "missing" is not installed.
+import types
+hooks = types.ModuleType("PyInstaller.utils.hooks")
+def copy_metadata(name):
+    if name == "missing":
+        raise Exception("No package metadata was found for missing")
+    return [("/site/%s.dist-info" % name, "%s.dist-info" % name)]
+hooks.copy_metadata = copy_metadata
+for m in ("PyInstaller", "PyInstaller.utils"):
+    sys.modules[m] = types.ModuleType(m)
+sys.modules["PyInstaller.utils.hooks"] = hooks
 ns = dict(Analysis=Analysis, PYZ=PYZ, EXE=EXE, COLLECT=COLLECT, SPECPATH="/src")
 exec(compile(open(sys.argv[1], encoding="utf-8").read(), sys.argv[1], "exec"), ns)
 print("CALLS " + json.dumps(calls, sort_keys=True))
@@ -281,6 +292,30 @@ func TestSpecGuardSeesExtensionModules(t *testing.T) {
 	o.RequiredModules = []string{"libssl"}
 	if _, out, code := execSpec(t, o, nil, binaries); code != 1 || !strings.Contains(out, "not collected: libssl (") {
 		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
+
+// The guard names where a missing module was needed, when the plan knows (the trace saw it),
+// and copy_metadata runs for each distribution, a missing one noted, not fatal.
+func TestSpecGuardNamesImporterAndCopiesMetadata(t *testing.T) {
+	python(t)
+	o := Options{Target: linux, HiddenImports: []string{"plugins.pdf"}, Importers: map[string]string{"plugins.pdf": "app/registry.py:41"},
+		Metadata: []string{"fastapi", "missing"}, Datas: []Data{{"conf", "conf"}}}
+	d := o.WithDefaults()
+	calls, out, code := execSpec(t, o, slices.DeleteFunc(slices.Clone(d.RequiredModules), func(m string) bool { return m == "plugins.pdf" }), nil)
+	if code != 1 || !strings.Contains(out, "not collected: plugins.pdf (imported by app/registry.py:41)") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if !strings.Contains(out, "PYBUNDLE NOTE: no installed metadata for missing to copy") {
+		t.Errorf("missing metadata not noted:\n%s", out)
+	}
+	calls, out, code = execSpec(t, o, d.RequiredModules, nil)
+	if code != 0 || calls == nil {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	want := [][]string{{"/src/conf", "conf"}, {"/site/fastapi.dist-info", "fastapi.dist-info"}}
+	if !reflect.DeepEqual(calls.Analysis.Datas, want) {
+		t.Errorf("datas = %q, want %q", calls.Analysis.Datas, want)
 	}
 }
 

@@ -59,6 +59,20 @@ type Options struct {
 	// added on top.
 	HiddenImports []string
 	Datas         []Data
+	// Binaries are the source's own extension modules and shared libraries (Src relative to
+	// the source root, Dest a bundle folder), as Datas.
+	Binaries []Data
+	// Paths are import roots beyond the source root (relative to it): PyInstaller's pathex.
+	Paths []string
+	// CollectSubmodules are packages whose every submodule is collected (PyInstaller's
+	// collect_submodules at build time); the packages themselves are required.
+	CollectSubmodules []string
+	// Metadata are distributions whose metadata the app reads at run time
+	// (importlib.metadata.version, entry points): copied into the bundle.
+	Metadata []string
+	// Importers name, for a required module, the file:line that imports it; the guard's
+	// failure then says where the module was needed.
+	Importers map[string]string
 	// Excludes are user extras; tkinter is always excluded (a GUI toolkit
 	// has no business in a web backend, and it drags Tcl/Tk data along).
 	Excludes []string
@@ -69,6 +83,8 @@ type Options struct {
 	// start-up for nothing. Not the default only because a backend that
 	// really uses pkg_resources would then fail at run time.
 	Slim bool
+	// Keep are modules never excluded, whatever Slim says: the backend was seen using them.
+	Keep []string
 	// RequiredModules are checked against a.pure by the build-time guard.
 	// Empty means: every entry of HiddenImports (as given, before the
 	// uvicorn extras are merged) plus UvicornRequired.
@@ -146,14 +162,19 @@ func (o Options) WithDefaults() Options {
 	// are best effort (some exist only in some uvicorn versions), the
 	// app's own string imports and UvicornRequired are not.
 	if len(o.RequiredModules) == 0 {
-		o.RequiredModules = concat(o.HiddenImports, UvicornRequired)
+		o.RequiredModules = concat(concat(o.HiddenImports, UvicornRequired), o.CollectSubmodules)
 	}
+	o.CollectSubmodules = sortedSet(o.CollectSubmodules)
 	o.RequiredModules = sortedSet(o.RequiredModules)
 	o.HiddenImports = sortedSet(concat(o.HiddenImports, UvicornHiddenImports))
 	ex := concat(o.Excludes, alwaysExcluded)
 	if o.Slim {
 		ex = concat(ex, slimExcluded)
 	}
+	o.Keep = sortedSet(o.Keep)
+	ex = slices.DeleteFunc(ex, func(e string) bool {
+		return slices.ContainsFunc(o.Keep, func(k string) bool { return k == e || strings.HasPrefix(k, e+".") })
+	})
 	o.Excludes = sortedSet(ex)
 	ds := slices.Clone(o.Datas)
 	slices.SortFunc(ds, func(a, b Data) int {
@@ -163,6 +184,16 @@ func (o Options) WithDefaults() Options {
 		return strings.Compare(a.Dest, b.Dest)
 	})
 	o.Datas = slices.Compact(ds)
+	bs := slices.Clone(o.Binaries)
+	slices.SortFunc(bs, func(a, b Data) int {
+		if c := strings.Compare(a.Src, b.Src); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Dest, b.Dest)
+	})
+	o.Binaries = slices.Compact(bs)
+	o.Paths = sortedSet(o.Paths)
+	o.Metadata = sortedSet(o.Metadata)
 	return o
 }
 
@@ -198,6 +229,34 @@ func (o Options) Validate() error {
 		}
 		if err := checkRelPath("data destination", d.Dest, true); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	for _, d := range o.Binaries {
+		if err := checkRelPath("binary source", d.Src, false); err != nil {
+			errs = append(errs, err)
+		}
+		if err := checkRelPath("binary destination", d.Dest, true); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, p := range o.Paths {
+		if err := checkRelPath("path", p, false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, m := range o.CollectSubmodules {
+		if err := checkModule(m); err != nil {
+			add("collect-submodules %q: %v", m, err)
+		}
+	}
+	for _, m := range o.Metadata {
+		if err := checkDistribution(m); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for m, at := range o.Importers {
+		if err := checkText(at); err != nil {
+			add("importer of %q: %v", m, err)
 		}
 	}
 	for _, l := range []struct {
@@ -240,20 +299,49 @@ func Generate(o Options) ([]byte, error) {
 	w("# PYTHONHASHSEED=0 makes the output byte-reproducible (base_library.zip order).\n")
 	w("import os\n\n")
 
+	w("_datas = [\n")
+	for _, d := range o.Datas {
+		w("    (os.path.join(SPECPATH, %s), %s),\n", py(d.Src), py(d.Dest))
+	}
+	w("]\n")
+	if len(o.Metadata) > 0 {
+		w("# Metadata the app reads at run time (importlib.metadata: versions, entry points).\n")
+		w("from PyInstaller.utils.hooks import copy_metadata\n")
+		w("for _name in %s:\n", pyList(o.Metadata, ""))
+		w("    try:\n")
+		w("        _datas += copy_metadata(_name)\n")
+		w("    except Exception as _e:\n")
+		w("        print(\"PYBUNDLE NOTE: no installed metadata for %%s to copy (%%s)\" %% (_name, _e), flush=True)\n")
+	}
+	w("_hiddenimports = %s\n", pyList(o.HiddenImports, ""))
+	if len(o.CollectSubmodules) > 0 {
+		w("from PyInstaller.utils.hooks import collect_submodules\n")
+		w("for _package in %s:\n", pyList(o.CollectSubmodules, ""))
+		w("    _hiddenimports += collect_submodules(_package)\n")
+	}
+	w("\n")
 	w("a = Analysis(\n")
 	w("    [os.path.join(SPECPATH, %s)],\n", py(o.Entry))
-	w("    pathex=[SPECPATH],\n")
-	w("    binaries=[],\n")
-	if len(o.Datas) == 0 {
-		w("    datas=[],\n")
+	if len(o.Paths) == 0 {
+		w("    pathex=[SPECPATH],\n")
 	} else {
-		w("    datas=[\n")
-		for _, d := range o.Datas {
+		w("    pathex=[SPECPATH")
+		for _, p := range o.Paths {
+			w(", os.path.join(SPECPATH, %s)", py(p))
+		}
+		w("],\n")
+	}
+	if len(o.Binaries) == 0 {
+		w("    binaries=[],\n")
+	} else {
+		w("    binaries=[\n")
+		for _, d := range o.Binaries {
 			w("        (os.path.join(SPECPATH, %s), %s),\n", py(d.Src), py(d.Dest))
 		}
 		w("    ],\n")
 	}
-	w("    hiddenimports=%s,\n", pyList(o.HiddenImports, "    "))
+	w("    datas=_datas,\n")
+	w("    hiddenimports=_hiddenimports,\n")
 	w("    hookspath=[],\n")
 	w("    hooksconfig={},\n")
 	w("    runtime_hooks=[os.path.join(SPECPATH, %s)],\n", py(RuntimeHookFile))
@@ -262,7 +350,7 @@ func Generate(o Options) ([]byte, error) {
 	w("    optimize=0,\n")
 	w(")\n\n")
 
-	w("%s", guard(o.RequiredModules))
+	w("%s", guard(o.RequiredModules, o.Importers))
 
 	w("pyz = PYZ(a.pure)\n\n")
 	console := pyBool(!o.Target.ConsoleHidden())
@@ -302,11 +390,23 @@ func Generate(o Options) ([]byte, error) {
 // a.binaries (typecode EXTENSION, named by file path in PyInstaller 6), not
 // in a.pure, so those are mapped back to module names too; otherwise a
 // required extension module would fail the build although it is there.
-func guard(required []string) string {
+func guard(required []string, importers map[string]string) string {
+	var imp strings.Builder
+	imp.WriteString("{")
+	for _, m := range required {
+		if at, ok := importers[m]; ok {
+			fmt.Fprintf(&imp, "\n    %s: %s,", py(m), py(at))
+		}
+	}
+	if imp.Len() > 1 {
+		imp.WriteString("\n")
+	}
+	imp.WriteString("}")
 	return `# Build-time guard: modules imported by string are invisible to PyInstaller's
 # analysis (and a mistyped hidden import only logs an ERROR), so check what was
 # actually collected and fail the build instead of shipping a broken executable.
 _required = ` + pyList(required, "") + `
+_importers = ` + imp.String() + `
 _collected = {e[0] for e in a.pure}
 for _e in a.binaries:
     if len(_e) >= 3 and _e[2] == "EXTENSION":
@@ -317,7 +417,8 @@ for _e in a.binaries:
         _collected.add(".".join(_parts))
 _missing = sorted(set(_required) - _collected)
 if _missing:
-    print("PYBUNDLE BUILD CHECK FAILED: required modules not collected: " + ", ".join(_missing)
+    print("PYBUNDLE BUILD CHECK FAILED: required modules not collected: "
+          + ", ".join(m + (" (imported by %s)" % _importers[m] if m in _importers else "") for m in _missing)
           + " (they are imported by string, so PyInstaller could not see them; list them as"
           + " hidden imports, and if they already are, check the name and that the module is"
           + " installed in the build environment)", flush=True)
@@ -400,6 +501,23 @@ var pyKeywords = map[string]bool{
 	"not": true, "or": true, "pass": true, "raise": true, "return": true,
 	"try": true, "while": true, "with": true, "yield": true,
 }
+
+// checkDistribution accepts a distribution name as PEP 508 spells one.
+func checkDistribution(n string) error {
+	if n == "" {
+		return errors.New("metadata: empty distribution name")
+	}
+	for i, c := range n {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || i > 0 && (c == '-' || c == '_' || c == '.')
+		if !ok {
+			return fmt.Errorf("metadata %q: not a distribution name", n)
+		}
+	}
+	return nil
+}
+
+// CheckModule accepts a dotted module name as the spec takes it (ASCII identifiers, no keyword).
+func CheckModule(m string) error { return checkModule(m) }
 
 // checkModule accepts dotted ASCII identifiers. Non-ASCII identifiers are
 // legal Python but unheard of in module names, and refusing them keeps the
