@@ -437,14 +437,14 @@ type planned struct {
 // the builder and what it loads is added to the plan (plan.Options.Trace can turn that off).
 func (m *Pybundle) plan(ctx context.Context, src *dagger.Directory, traced bool, args ...plan.Arg) (*planned, error) {
 	o := plan.Defaults()
-	if err := o.Apply(args...); err != nil {
+	if err := o.Apply(args...); err != nil { // bad arguments fail before the source is read
 		return nil, &diagnose.Error{Stage: "plan", Target: givenPlatforms(args), Reason: err.Error()}
 	}
 	local, err := localFS(ctx, src)
 	if err != nil {
 		return nil, &diagnose.Error{Stage: "plan", Target: plan.Names(o.Platforms), Reason: "reading the source: " + err.Error()}
 	}
-	tree, err := plan.Read(o, local)
+	o, tree, err := plan.Load(local, args)
 	if err != nil {
 		return nil, err
 	}
@@ -538,9 +538,9 @@ func givenPlatforms(args []plan.Arg) string {
 	return plan.Names(plan.Defaults().Platforms)
 }
 
-// requirements is the backend's requirements.txt for the pip installer, nil for Debian's.
+// requirements is the backend's requirements.txt, nil when it has none.
 func (m *Pybundle) requirements(p *planned) *dagger.File {
-	if m.Installer != InstallerPip {
+	if !p.Has("requirements.txt") {
 		return nil
 	}
 	return p.src.File("requirements.txt")
@@ -707,7 +707,7 @@ func (m *Pybundle) buildOne(ctx context.Context, p *planned, b plan.Build) (repo
 	if err != nil {
 		return report.Report{}, nil, err
 	}
-	pkgs, pyinstaller, err := m.builderVersions(ctx, c.builder)
+	pkgs, pyinstaller, err := m.builderVersions(ctx, c.builder, m.requirements(p))
 	if err != nil {
 		return report.Report{}, nil, &diagnose.Error{Stage: "report", Target: b.Target().String(), Reason: err.Error()}
 	}
@@ -719,8 +719,15 @@ func (m *Pybundle) buildOne(ctx context.Context, p *planned, b plan.Build) (repo
 
 // builderVersions reads what the builder really has: the reported Debian packages (some are
 // absent on the pip path), pip's view of the venv on the pip path, and PyInstaller's own word.
-func (m *Pybundle) builderVersions(ctx context.Context, builder *dagger.Container) (map[string]string, string, error) {
-	out, err := builder.WithExec([]string{"sh", "-c", images.DpkgQueryScript()}).Stdout(ctx)
+func (m *Pybundle) builderVersions(ctx context.Context, builder *dagger.Container, requirements *dagger.File) (map[string]string, string, error) {
+	var extra []images.Package
+	if m.Installer == InstallerDebian {
+		var err error
+		if extra, err = m.debianPackages(ctx, requirements); err != nil {
+			return nil, "", err
+		}
+	}
+	out, err := builder.WithExec([]string{"sh", "-c", images.DpkgQueryScript(extra...)}).Stdout(ctx)
 	if err != nil {
 		return nil, "", err
 	}

@@ -8,6 +8,8 @@ require (
 	gotest.tools/v3 v3.5.2
 )
 
+require github.com/BurntSushi/toml v1.6.0
+
 require (
 	dagger.io/dagger v0.19.10
 	github.com/99designs/gqlgen v0.17.81

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/pybundle/pybundle/images"
@@ -159,27 +160,66 @@ func (m *Pybundle) Builder(
 	return m.builder(ctx, t, requirements)
 }
 
-// builder is the build container for t with the plan's environment.
+// builder is the build container for t with the plan's environment. requirements is the
+// backend's requirements.txt (nil if it has none): the pip installer installs it, the Debian
+// installer installs the Debian package of each requirement.
 func (m *Pybundle) builder(ctx context.Context, t target.Target, requirements *dagger.File) (*dagger.Container, error) {
 	var ctr *dagger.Container
+	var err error
 	if m.Installer == InstallerPip {
-		var err error
-		if ctr, err = m.pipBuilder(ctx, t, requirements); err != nil {
-			return nil, err
-		}
+		ctr, err = m.pipBuilder(ctx, t, requirements)
 	} else {
-		extra, err := images.ParseExtra(m.ExtraPackages)
-		if err != nil {
-			return nil, err
-		}
-		ctr = m.debian(dag.Container(dagger.ContainerOpts{Platform: dagger.Platform(t.String())}).From(m.BaseImage),
-			"pybundle-apt-"+t.Slug(), append(append([]images.Package{}, images.BuilderPackages...), extra...))
+		ctr, err = m.debianBuilder(ctx, t, requirements)
+	}
+	if err != nil {
+		return nil, err
 	}
 	for _, kv := range plan.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		ctr = ctr.WithEnvVariable(k, v)
 	}
 	return ctr.WithWorkdir(srcDir), nil
+}
+
+// debianBuilder is the Debian installer's builder: the pinned packages, the requirements'
+// Debian packages and the user's extra ones.
+func (m *Pybundle) debianBuilder(ctx context.Context, t target.Target, requirements *dagger.File) (*dagger.Container, error) {
+	pkgs, err := m.debianPackages(ctx, requirements)
+	if err != nil {
+		return nil, &diagnose.Error{Stage: "builder", Target: t.String(), File: "requirements.txt", Reason: err.Error()}
+	}
+	base := dag.Container(dagger.ContainerOpts{Platform: dagger.Platform(t.String())}).From(m.BaseImage).
+		WithEnvVariable("PYBUNDLE_BUILDER_CACHE_BUSTER", m.BuilderCacheBuster).
+		WithMountedCache("/var/cache/apt/archives", dag.CacheVolume("pybundle-apt-"+t.Slug()), dagger.ContainerWithMountedCacheOpts{Sharing: dagger.CacheSharingModeLocked})
+	run := base.WithExec([]string{"sh", "-c", images.AptInstallScript(pkgs)}, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
+	code, err := run.ExitCode(ctx)
+	if err != nil {
+		return nil, &diagnose.Error{Stage: "builder", Target: t.String(), Reason: err.Error()}
+	}
+	if code != 0 {
+		stderr, _ := run.Stderr(ctx)
+		return nil, &diagnose.Error{Stage: "builder", Target: t.String(), File: "requirements.txt",
+			Reason: images.AptFailure(stderr), Tail: diagnose.Tail(stderr, 8)}
+	}
+	return run.WithoutMount("/var/cache/apt/archives"), nil
+}
+
+// debianPackages are what the Debian builder installs: the pins, the requirements' packages,
+// the user's extras.
+func (m *Pybundle) debianPackages(ctx context.Context, requirements *dagger.File) ([]images.Package, error) {
+	extra, err := images.ParseExtra(m.ExtraPackages)
+	if err != nil {
+		return nil, err
+	}
+	pkgs := slices.Concat(images.BuilderPackages, extra)
+	if requirements != nil {
+		text, err := requirements.Contents(ctx)
+		if err != nil {
+			return nil, err
+		}
+		pkgs = append(pkgs, images.DebianPackagesFor(images.Requirements(text))...)
+	}
+	return pkgs, nil
 }
 
 // debian installs Debian packages into ctr, apt's downloads kept in the named cache volume.

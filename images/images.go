@@ -7,6 +7,7 @@ package images
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -184,8 +185,12 @@ func MirrorScript(etc string) string {
 
 // DpkgQueryScript prints "name version" for each reported package the image has; packages
 // it lacks (e.g. on the pip path's python image) are skipped, not an error.
-func DpkgQueryScript() string {
-	return `dpkg-query -W -f '${Package} ${Version}\n' ` + strings.Join(ReportedPackages, " ") + " 2>/dev/null || true"
+func DpkgQueryScript(extra ...Package) string {
+	names := slices.Clone(ReportedPackages)
+	for _, p := range extra {
+		names = append(names, p.Name)
+	}
+	return `dpkg-query -W -f '${Package} ${Version}\n' ` + strings.Join(names, " ") + " 2>/dev/null || true"
 }
 
 // ParseDpkgQuery turns DpkgQueryScript output into name → version.
@@ -259,4 +264,73 @@ func ParseFreeze(out string) map[string]string {
 		}
 	}
 	return m
+}
+
+// debianNames are the Debian package names of distributions whose name Debian spells another
+// way than python3-<name> (compared normalized: lower case, runs of -_. as one -).
+var debianNames = map[string]string{
+	"pyyaml": "python3-yaml", "pillow": "python3-pil", "beautifulsoup4": "python3-bs4",
+	"python-dotenv": "python3-dotenv", "python-multipart": "python3-multipart", "pyjwt": "python3-jwt",
+	"scikit-learn": "python3-sklearn", "opencv-python": "python3-opencv", "opencv-python-headless": "python3-opencv",
+	"psycopg2-binary": "python3-psycopg2", "pyzmq": "python3-zmq", "python-dateutil": "python3-dateutil",
+	"python-jose": "python3-jose", "msgpack-python": "python3-msgpack", "pycryptodome": "python3-pycryptodome",
+	"typing-extensions": "python3-typing-extensions", "websocket-client": "python3-websocket",
+}
+
+var (
+	reqNameRe = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)`)
+	normRe    = regexp.MustCompile(`[-_.]+`)
+)
+
+// Requirements are the distribution names a requirements.txt asks for (normalized, in order,
+// options, includes, URLs and comments left out; extras and version specifiers dropped).
+func Requirements(text string) []string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(strings.SplitN(line, "#", 2)[0])
+		if line == "" || strings.HasPrefix(line, "-") || strings.Contains(line, "://") {
+			continue
+		}
+		if m := reqNameRe.FindString(line); m != "" {
+			n := normRe.ReplaceAllString(strings.ToLower(m), "-")
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// DebianPackagesFor are the Debian packages that provide the backend's requirements for the
+// Debian installer: python3-<name>, or Debian's own name for it. What the builder pins already
+// (FastAPI, uvicorn, pydantic, PyInstaller) is left to the pins; the versions are Debian's,
+// written into the report like every pinned package's.
+func DebianPackagesFor(requirements []string) []Package {
+	pinned := map[string]bool{}
+	for _, p := range BuilderPackages {
+		pinned[p.Name] = true
+	}
+	var out []Package
+	for _, r := range requirements {
+		name, ok := debianNames[r]
+		if !ok {
+			name = "python3-" + r
+		}
+		if r == "pyinstaller" || pinned[name] || slices.ContainsFunc(out, func(p Package) bool { return p.Name == name }) {
+			continue
+		}
+		out = append(out, Package{Name: name})
+	}
+	return out
+}
+
+var aptMissingRe = regexp.MustCompile(`E: (?:Unable to locate package |Package '?)([a-z0-9][a-z0-9+.-]*)`)
+
+// AptFailure explains a failed AptInstallScript from apt's stderr: a package Debian does not
+// have is named, with what to do about it.
+func AptFailure(stderr string) string {
+	if m := aptMissingRe.FindStringSubmatch(stderr); m != nil {
+		return fmt.Sprintf("Debian has no package %s (the builder installs python3-<name> for each requirement): use the pip installer (--installer pip) for dependencies Debian lacks, or give Debian's name with --packages", m[1])
+	}
+	return "apt-get install failed"
 }

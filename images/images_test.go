@@ -375,3 +375,19 @@ func TestParseInstaller(t *testing.T) {
 	assert.Equal(t, Pip.Python(), VenvDir+"/bin/python")
 	assert.Equal(t, Debian.Python(), "/usr/bin/python3")
 }
+
+func TestDebianPackagesFor(t *testing.T) {
+	reqs := Requirements("# the backend\nfastapi==0.115.*\nuvicorn[standard]>=0.30 ; python_version>'3.9'\nJinja2\nPyYAML~=6.0\n" +
+		"-r base.txt\n--hash=sha256:00\nhttps://example.invalid/x.whl\npython_dotenv\nSQLAlchemy[asyncio]\npyinstaller==6.22.2\njinja2\n")
+	assert.DeepEqual(t, reqs, []string{"fastapi", "uvicorn", "jinja2", "pyyaml", "python-dotenv", "sqlalchemy", "pyinstaller"})
+	var names []string
+	for _, p := range DebianPackagesFor(reqs) {
+		names = append(names, p.Arg())
+	}
+	assert.DeepEqual(t, names, []string{"python3-jinja2=", "python3-yaml=", "python3-dotenv=", "python3-sqlalchemy="})
+}
+
+func TestAptFailure(t *testing.T) {
+	assert.Assert(t, is.Contains(AptFailure("Reading package lists...\nE: Unable to locate package python3-leftpad\n"), "Debian has no package python3-leftpad"))
+	assert.Equal(t, AptFailure("E: Sub-process /usr/bin/dpkg returned an error code (1)"), "apt-get install failed")
+}

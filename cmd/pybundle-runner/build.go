@@ -139,14 +139,14 @@ func (a *app) stagePlan(cfg buildConfig) (*plan.Plan, folders, error) {
 			ignore = append(ignore, "/"+filepath.ToSlash(rel)+"/")
 		}
 	}
-	tree, err := plan.Read(cfg.Options, cfg.Source, ignore...)
+	o, tree, err := cfg.load(ignore...)
 	if err != nil {
 		return nil, folders{}, err
 	}
 	for _, s := range tree.Skipped {
 		a.logf("plan: %s: %s", s.Path, s.Reason)
 	}
-	p, err := plan.New(cfg.Options, tree)
+	p, err := plan.New(o, tree)
 	if err != nil {
 		return nil, folders{}, err
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/pybundle/pybundle/pipeline/plan"
+	"github.com/pybundle/pybundle/pipeline/source"
 	"github.com/pybundle/pybundle/pipeline/target"
 )
 
@@ -36,9 +37,14 @@ type buildConfig struct {
 	Requirements string
 	Wheelhouse   string
 	SkipHealth   bool
-	// Options are the build's options: plan.Defaults, then --options (a dispatched job's), then
-	// the option flags; Platforms is this runner's one target.
+	// Options are the build's options: plan.Defaults, then the source's [tool.pybundle] (or,
+	// for a dispatched job, the --options it carries, which the module merged already), then
+	// the option flags; Platforms is this runner's one target. Options.Load completes them
+	// with the configuration once the source is read.
 	Options plan.Options
+	// Given are the option flags, in order; FromJob says Options came from --options.
+	Given   []plan.Arg
+	FromJob bool
 }
 
 // newFlagSet returns a flag set whose errors and usage go to w, and that never exits.
@@ -187,6 +193,7 @@ func parseBuild(args []string, hostOS, hostArch string, stderr io.Writer) (build
 	if c.Options, err = buildOptions(options, given, c.Target); err != nil {
 		return c, err
 	}
+	c.Given, c.FromJob = given, options != ""
 	if requirements == "" {
 		c.Requirements = filepath.Join(c.Source, "requirements.txt")
 	} else if c.Requirements, err = filepath.Abs(requirements); err != nil {
@@ -222,6 +229,21 @@ func buildOptions(file string, given []plan.Arg, t target.Target) (plan.Options,
 		return o, usageErr("%v", err)
 	}
 	return o, nil
+}
+
+// load reads the source and completes the options with its configuration: a job's options
+// were merged by the module already; otherwise [tool.pybundle], then the flags.
+func (c buildConfig) load(ignore ...string) (plan.Options, *source.Tree, error) {
+	if c.FromJob {
+		tree, err := plan.Read(c.Options, c.Source, ignore...)
+		return c.Options, tree, err
+	}
+	o, tree, err := plan.Load(c.Source, c.Given, ignore...)
+	if err != nil {
+		return o, nil, err
+	}
+	o.Platforms = []target.Target{c.Target}
+	return o, tree, nil
 }
 
 // readBounded reads at most max bytes of a regular file.

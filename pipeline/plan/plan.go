@@ -131,6 +131,9 @@ func New(o Options, tree *source.Tree) (*Plan, error) {
 	return p, nil
 }
 
+// Has reports whether the source has the file p.
+func (p *Plan) Has(file string) bool { return p.tree.Has(file) }
+
 // WithTrace adds what tracing the backend from source found (trace.Result, read where it ran)
 // and decides the builds again.
 func (p *Plan) WithTrace(r trace.Result) error {

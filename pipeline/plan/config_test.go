@@ -1,0 +1,101 @@
+package plan
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"gotest.tools/v3/assert"
+	is "gotest.tools/v3/assert/cmp"
+
+	"github.com/pybundle/pybundle/pipeline/layout"
+	"github.com/pybundle/pybundle/pipeline/spec"
+)
+
+const pyproject = `[project]
+name = "svc"
+
+[tool.pybundle]
+entry = "svc.web:app"
+mode = "onefile"
+name = "svc-engine"
+hidden-imports = ["a.b", "c"]
+data = ["conf/defaults.json:conf"]
+exclude-data = ["*.db"]
+ignore = ["notebooks/"]
+warmup = ["/api/items"]
+slim = false
+budget = "9s"
+trace = false
+
+[tool.other]
+x = 1
+`
+
+func TestParseConfig(t *testing.T) {
+	args, err := ParseConfig([]byte(pyproject))
+	assert.NilError(t, err)
+	o := Defaults()
+	assert.NilError(t, o.Apply(args...))
+	assert.Equal(t, o.Entry, "svc.web:app")
+	assert.Equal(t, o.Mode, layout.OneFile)
+	assert.Equal(t, o.Name, "svc-engine")
+	assert.DeepEqual(t, o.HiddenImports, []string{"a.b", "c"})
+	assert.DeepEqual(t, o.Data, []spec.Data{{Src: "conf/defaults.json", Dest: "conf"}})
+	assert.DeepEqual(t, o.ExcludeData, []string{"*.db"})
+	assert.DeepEqual(t, o.Ignore, []string{"notebooks/"})
+	assert.DeepEqual(t, o.WarmUp, []string{"/api/items"})
+	assert.Equal(t, o.Slim, false)
+	assert.Equal(t, o.Budget, 9*time.Second)
+	assert.Equal(t, o.Trace, false)
+
+	args, err = ParseConfig([]byte("[project]\nname = 'x'\n"))
+	assert.NilError(t, err)
+	assert.Equal(t, len(args), 0, "no table: nothing configured")
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{"[tool.pybundle]\ncolour = 'red'\n", "[tool.pybundle] colour: unknown key (known: platforms, mode"},
+		{"[tool.pybundle]\nhidden_imports = ['x']\n", "[tool.pybundle] hidden_imports: unknown key (did you mean hidden-imports?)"},
+		{"[tool.pybundle]\nslim = 'no'\n", "[tool.pybundle] slim: want true or false, found string"},
+		{"[tool.pybundle]\nhidden-imports = [1, 2]\n", "[tool.pybundle] hidden-imports: want a list of strings, found int64 in it"},
+		{"[tool.pybundle]\nname = 3\n", "[tool.pybundle] name: want a string, found int64"},
+		{"[tool.pybundle\n", "not valid TOML"},
+	} {
+		_, err := ParseConfig([]byte(tc.text))
+		assert.ErrorContains(t, err, tc.want)
+	}
+}
+
+// Load: defaults, then [tool.pybundle], then the arguments given; a bad value names the file.
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	write := func(p, text string) {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		assert.NilError(t, os.MkdirAll(filepath.Dir(full), 0o755))
+		assert.NilError(t, os.WriteFile(full, []byte(text), 0o644))
+	}
+	write("pyproject.toml", "[tool.pybundle]\nmode = 'onefile'\nname = 'from-config'\nignore = ['scratch/']\n")
+	write("main.py", "")
+	write("scratch/x.py", "")
+	o, tree, err := Load(dir, []Arg{Given("name", "from-flag")})
+	assert.NilError(t, err)
+	assert.Equal(t, o.Mode, layout.OneFile)
+	assert.Equal(t, o.Name, "from-flag", "a flag overrides the configuration")
+	assert.Assert(t, !tree.Has("scratch/x.py"), "the configuration's ignore applies to the tree")
+	assert.Assert(t, tree.Has("main.py"))
+
+	write("pyproject.toml", "[tool.pybundle]\nmode = 'onezip'\n")
+	_, _, err = Load(dir, nil)
+	assert.ErrorContains(t, err, `plan linux/amd64: pyproject.toml: [tool.pybundle] mode: invalid mode "onezip"`)
+
+	// The configuration file is read inside the source folder only.
+	assert.NilError(t, os.Remove(filepath.Join(dir, "pyproject.toml")))
+	outside := filepath.Join(t.TempDir(), "pyproject.toml")
+	assert.NilError(t, os.WriteFile(outside, []byte("[tool.pybundle]\nmode = 'onefile'\n"), 0o644))
+	assert.NilError(t, os.Symlink(outside, filepath.Join(dir, "pyproject.toml")))
+	_, _, err = Load(dir, nil)
+	assert.Assert(t, is.ErrorContains(err, "pyproject.toml"))
+}
