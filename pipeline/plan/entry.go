@@ -89,7 +89,13 @@ func healthCheck(h *health.Result, skipped bool) report.Check {
 	case !h.OK:
 		return report.Check{Name: CheckHealth, OK: false, Detail: h.Reason}
 	}
-	return report.Check{Name: CheckHealth, OK: true, Detail: fmt.Sprintf("first 200 after %.0f ms (budget %.0f ms)", h.MedianMS, h.BudgetMS)}
+	detail := fmt.Sprintf("first 200 after %.0f ms (budget %.0f ms)", h.MedianMS, h.BudgetMS)
+	if len(h.Runs) > 0 {
+		for _, w := range h.Runs[0].WarmUp {
+			detail += fmt.Sprintf("; warm-up GET %s: %d in %.0f ms", w.Path, w.Status, w.MS)
+		}
+	}
+	return report.Check{Name: CheckHealth, OK: true, Detail: detail}
 }
 
 // CheckHealth is the name of the health check in a report entry.

@@ -1,0 +1,2 @@
+def render(features):
+    return "features: " + ", ".join(features)

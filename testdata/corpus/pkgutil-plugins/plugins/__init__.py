@@ -1,0 +1,1 @@
+"""Plugins are the modules of this package, found at start-up."""

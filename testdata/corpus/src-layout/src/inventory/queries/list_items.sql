@@ -1,0 +1,1 @@
+SELECT name FROM items ORDER BY name;

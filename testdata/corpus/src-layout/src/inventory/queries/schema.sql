@@ -1,0 +1,2 @@
+CREATE TABLE items (name TEXT);
+INSERT INTO items VALUES ('bolt'), ('nut');
