@@ -43,6 +43,13 @@ func (a *app) runBuild(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if cfg.VenvSet {
+		unlock, err := lockVenv(ctx, cfg.Venv, a.logf)
+		if err != nil {
+			return &diagnose.Error{Stage: "venv", Target: t, File: cfg.Venv, Reason: err.Error()}
+		}
+		defer unlock()
+	}
 	p, f, err := a.stagePlan(cfg)
 	if err != nil {
 		return err

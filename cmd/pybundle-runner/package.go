@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,11 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pybundle/pybundle/pipeline/diagnose"
+	"github.com/pybundle/pybundle/pipeline/health"
 	"github.com/pybundle/pybundle/pipeline/layout"
 	"github.com/pybundle/pybundle/pipeline/pack"
 	"github.com/pybundle/pybundle/pipeline/report"
@@ -339,7 +338,7 @@ func (a *app) npmCI(ctx context.Context, cfg packageConfig) error {
 			Reason: "npm not found on PATH: install Node.js, or install the app's dependencies yourself and pass --no-npm-ci"}
 	}
 	a.logf("package: npm ci in %s", cfg.App)
-	if out, err := a.command(ctx, cfg.App, nil, npm, "ci", "--no-audit", "--no-fund"); err != nil {
+	if out, err := a.command(ctx, cfg.App, withoutSecrets(os.Environ()), npm, "ci", "--no-audit", "--no-fund"); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -499,10 +498,6 @@ func (a *app) startCheck(ctx context.Context, cfg packageConfig, ac appConfig, o
 		return failed(err.Error(), nil)
 	}
 	backend := v.Exe()
-	before, err := a.backendPIDs(ctx, backend)
-	if err != nil {
-		return failed(err.Error(), nil)
-	}
 	tmp, err := os.MkdirTemp("", "pybundle-selftest-")
 	if err != nil {
 		return failed(err.Error(), nil)
@@ -511,47 +506,31 @@ func (a *app) startCheck(ctx context.Context, cfg packageConfig, ac appConfig, o
 	selftestOut := filepath.Join(tmp, "selftest.txt")
 
 	a.logf("package: starting %s %s with PEFT_SELFTEST=1 (timeout %s)", displayPath(exe, outDir), how, startCheckTimeout)
-	sctx, cancel := context.WithTimeout(ctx, startCheckTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(sctx, argv[0], argv[1:]...)
-	cmd.Dir = dir
-	cmd.Env = append(withoutEnv(os.Environ(), "ELECTRON_RUN_AS_NODE"), "PEFT_SELFTEST=1", "PEFT_SELFTEST_OUT="+selftestOut)
-	inOwnGroup(cmd)
-	cmd.WaitDelay = 5 * time.Second
-	buf := &diagnose.TailBuffer{Max: 256 << 10}
-	w := io.MultiWriter(buf, a.stderr)
-	cmd.Stdout, cmd.Stderr = w, w
-	runErr := cmd.Run()
-	timedOut := errors.Is(sctx.Err(), context.DeadlineExceeded)
+	run := a.runApp(ctx, argv, dir, append(withoutSecrets(withoutEnv(os.Environ(), "ELECTRON_RUN_AS_NODE")), "PEFT_SELFTEST=1", "PEFT_SELFTEST_OUT="+selftestOut))
 	if ctx.Err() != nil {
 		return p, nil
 	}
-	output := string(buf.Bytes())
-	tail := diagnose.Tail(output, 15)
-	lines := output
+	tail := diagnose.Tail(run.output, 15)
+	lines := run.output
 	if b, err := os.ReadFile(selftestOut); err == nil {
-		lines = string(b) + "\n" + output
+		lines = string(b) + "\n" + run.output
 	}
 	st, found := selftestResult(lines)
 
 	// Leftovers are looked for even when the run failed: they are the worse news.
-	leftover, lerr := a.waitBackendGone(ctx, backend, before)
 	switch {
-	case lerr != nil:
-		return failed(lerr.Error(), tail)
-	case len(leftover) > 0:
-		a.killLeftovers(ctx, backend, leftover)
-		return failed(fmt.Sprintf("backend process left running after the app quit: %s pid %s (killed now)", backend, joinInts(leftover)), tail)
-	case timedOut:
+	case len(run.leftovers) > 0:
+		return failed(fmt.Sprintf("process left running after the app quit: %s (killed now)", strings.Join(run.leftovers, ", ")), tail)
+	case run.timedOut:
 		return failed(fmt.Sprintf("packaged app did not quit within %s (killed)", startCheckTimeout), tail)
 	case !found:
-		return failed(fmt.Sprintf("packaged app did not reach a healthy backend (%s; no PEFT_SELFTEST line: does the app support PEFT_SELFTEST=1?)", exitText(runErr)), tail)
+		return failed(fmt.Sprintf("packaged app did not reach a healthy backend (%s; no PEFT_SELFTEST line: does the app support PEFT_SELFTEST=1?)", exitText(run.err)), tail)
 	case !st.OK:
-		return failed(fmt.Sprintf("packaged app did not reach a healthy backend (%s): %s", exitText(runErr), st.Error), tail)
-	case runErr != nil:
-		return failed(fmt.Sprintf("packaged app reported a healthy backend but %s", exitText(runErr)), tail)
+		return failed(fmt.Sprintf("packaged app did not reach a healthy backend (%s): %s", exitText(run.err), st.Error), tail)
+	case run.err != nil:
+		return failed(fmt.Sprintf("packaged app reported a healthy backend but %s", exitText(run.err)), tail)
 	}
-	detail := fmt.Sprintf("packaged app reached a healthy backend (pid %d) %s; no %s process left after quit", st.PID, how, backend)
+	detail := fmt.Sprintf("packaged app reached a healthy backend (pid %d) %s; no process of the app (%s included) left after quit", st.PID, how, backend)
 	p.Checks = []report.Check{{Name: "start", OK: true, Detail: detail}}
 	a.logf("ok   %-28s %-12s %s", unpacked, "start", detail)
 	return p, nil
@@ -632,107 +611,69 @@ func startArgv(goos, exe, display string, lookPath func(string) (string, error))
 	return []string{xvfb, "-a", exe, "--no-sandbox"}, "under xvfb-run", nil
 }
 
-// backendPIDs lists the processes running an executable named exe: `pgrep -x` on the name as
-// the kernel keeps it (truncated), tasklist on Windows.
-func (a *app) backendPIDs(ctx context.Context, exe string) ([]int, error) {
-	argv := processListArgv(a.hostOS, exe)
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	out, err := cmd.Output()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case a.hostOS != "windows" && errors.As(err, &ee) && ee.ExitCode() == 1:
-		return nil, nil // pgrep: no process matched
-	default:
-		return nil, fmt.Errorf("cannot look for backend processes (%s): %v", strings.Join(argv, " "), err)
-	}
-	return parsePIDs(a.hostOS, string(out)), nil
+// appRun is how one start of the packaged app went.
+type appRun struct {
+	output    string
+	err       error
+	timedOut  bool
+	leftovers []string // processes of the app's tree still running after it quit (killed since)
 }
 
-// processListArgv is the command listing the processes named exe.
-func processListArgv(goos, exe string) []string {
-	if goos == "windows" {
-		return []string{"tasklist", "/FI", "IMAGENAME eq " + exe, "/FO", "CSV", "/NH"}
+// runApp starts the packaged app and follows its process tree (pipeline/health.Tree: only
+// what this app started, never processes of the same name from elsewhere); after it quits,
+// its tree may take leftoverWait to be gone, and whatever is left is killed and reported.
+func (a *app) runApp(ctx context.Context, argv []string, dir string, env []string) appRun {
+	sctx, cancel := context.WithTimeout(ctx, startCheckTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(sctx, argv[0], argv[1:]...)
+	cmd.Dir, cmd.Env = dir, env
+	inOwnGroup(cmd)
+	cmd.WaitDelay = 5 * time.Second
+	buf := &diagnose.TailBuffer{Max: 256 << 10}
+	w := io.MultiWriter(buf, a.stderr)
+	cmd.Stdout, cmd.Stderr = w, w
+	if a.hostOS == "linux" {
+		_ = health.BecomeSubreaper() // orphans of the app's backend stay in its tree
 	}
-	return []string{"pgrep", "-x", truncComm(goos, exe)}
-}
-
-// truncComm is a process name as the kernel keeps it, what pgrep -x matches: 15 bytes on
-// Linux (TASK_COMM_LEN), 16 on macOS (MAXCOMLEN).
-func truncComm(goos, name string) string {
-	n := 15
-	if goos == "darwin" {
-		n = 16
+	var r appRun
+	if err := cmd.Start(); err != nil {
+		r.err = err
+		return r
 	}
-	if len(name) > n {
-		return name[:n]
-	}
-	return name
-}
-
-// parsePIDs reads pgrep's (one pid a line) or tasklist's CSV output.
-func parsePIDs(goos, out string) []int {
-	var pids []int
-	for _, l := range strings.Split(strings.ReplaceAll(out, "\r\n", "\n"), "\n") {
-		l = strings.TrimSpace(l)
-		if l == "" {
-			continue
-		}
-		field := l
-		if goos == "windows" {
-			rec, err := csv.NewReader(strings.NewReader(l)).Read()
-			if err != nil || len(rec) < 2 {
-				continue // "INFO: No tasks are running which match the specified criteria."
-			}
-			field = rec[1]
-		}
-		if pid, err := strconv.Atoi(field); err == nil {
-			pids = append(pids, pid)
+	tree := health.TrackTree(cmd.Process.Pid)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for waiting := true; waiting; {
+		select {
+		case r.err = <-done:
+			waiting = false
+		case <-tick.C:
+			tree.Scan()
 		}
 	}
-	return pids
-}
-
-// waitBackendGone returns the backend processes (not running before the app started) still
-// there after leftoverWait.
-func (a *app) waitBackendGone(ctx context.Context, exe string, before []int) ([]int, error) {
+	r.timedOut = errors.Is(sctx.Err(), context.DeadlineExceeded)
+	r.output = string(buf.Bytes())
 	deadline := time.Now().Add(leftoverWait)
-	for {
-		now, err := a.backendPIDs(ctx, exe)
-		if err != nil {
-			return nil, err
-		}
-		var left []int
-		for _, p := range now {
-			if !slices.Contains(before, p) {
-				left = append(left, p)
-			}
-		}
-		if len(left) == 0 || time.Now().After(deadline) || ctx.Err() != nil {
-			return left, nil
-		}
+	for r.leftovers = tree.Alive(); len(r.leftovers) > 0 && time.Now().Before(deadline); r.leftovers = tree.Alive() {
 		time.Sleep(250 * time.Millisecond)
 	}
+	if len(r.leftovers) > 0 {
+		tree.Kill()
+	}
+	return r
 }
 
-// killLeftovers kills backend processes the app left behind (they are this run's) and gives
-// them a moment to be gone.
-func (a *app) killLeftovers(ctx context.Context, exe string, pids []int) {
-	for _, pid := range pids {
-		if p, err := os.FindProcess(pid); err == nil {
-			_ = p.Kill()
-		}
-	}
-	for range 20 {
-		for _, pid := range pids {
-			reapChild(pid)
-		}
-		now, err := a.backendPIDs(ctx, exe)
-		if err != nil || !slices.ContainsFunc(now, func(p int) bool { return slices.Contains(pids, p) }) {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+// signingPrefixes name the signing and notarization secrets: electron-builder gets them, never
+// npm's lifecycle scripts or the app started for the check.
+var signingPrefixes = []string{"CSC_", "WIN_CSC_", "APPLE_"}
+
+// withoutSecrets is env without the signing secrets.
+func withoutSecrets(env []string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+		return slices.ContainsFunc(signingPrefixes, func(p string) bool { return strings.HasPrefix(kv, p) })
+	})
 }
 
 func withoutEnv(env []string, key string) []string {
@@ -755,14 +696,6 @@ func listOrNone(xs []string) string {
 		return "none"
 	}
 	return strings.Join(xs, ", ")
-}
-
-func joinInts(xs []int) string {
-	s := make([]string, len(xs))
-	for i, x := range xs {
-		s[i] = strconv.Itoa(x)
-	}
-	return strings.Join(s, ", ")
 }
 
 // fileSHA256 is verify.FileSHA256 without the size.

@@ -16,4 +16,3 @@ func inOwnGroup(cmd *exec.Cmd) {
 	}
 }
 
-func reapChild(int) {}

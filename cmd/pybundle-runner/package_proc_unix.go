@@ -13,10 +13,3 @@ func inOwnGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 }
-
-// reapChild collects pid if it is a zombie child of ours (an orphaned backend re-parented to
-// this process when it is a subreaper), so it no longer shows up as a leftover.
-func reapChild(pid int) {
-	var ws syscall.WaitStatus
-	_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
-}

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/pybundle/pybundle/images"
 )
@@ -95,4 +99,48 @@ func checkPyInstaller(got string) error {
 		return fmt.Errorf("the venv has PyInstaller %q, pybundle builds with %s (%s)", got, images.PyInstallerVersion, images.PipRequirement)
 	}
 	return nil
+}
+
+// A venv kept between builds (--venv) is shared by every build on the runner that names it:
+// two targets dispatched to one machine at once would install into it and run from it at the
+// same time. A build holds <venv>.pybundle-lock (a folder: creating one is atomic on every OS)
+// while it uses the venv; the next one waits.
+const (
+	venvLockSuffix = ".pybundle-lock"
+	venvLockPoll   = time.Second
+	// venvLockStale is the age past which a lock is taken over: its build died without
+	// removing it (a runner job never takes this long).
+	venvLockStale = 3 * time.Hour
+)
+
+// lockVenv takes the venv's lock, waiting (bounded by ctx) while another build holds it.
+func lockVenv(ctx context.Context, dir string, logf func(string, ...any)) (unlock func(), err error) {
+	lock := filepath.Clean(dir) + venvLockSuffix
+	if err := os.MkdirAll(filepath.Dir(lock), 0o755); err != nil {
+		return nil, err
+	}
+	waited := false
+	for {
+		err := os.Mkdir(lock, 0o755)
+		if err == nil {
+			return func() { _ = os.Remove(lock) }, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("locking the venv %s: %w", dir, err)
+		}
+		if fi, err := os.Stat(lock); err == nil && time.Since(fi.ModTime()) > venvLockStale {
+			logf("venv: %s is locked since %s by a build that is gone: taking it over", dir, fi.ModTime().Format(time.RFC3339))
+			_ = os.Remove(lock)
+			continue
+		}
+		if !waited {
+			logf("venv: %s is in use by another build; waiting for it", dir)
+			waited = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for the venv %s, in use by another build: %w", dir, ctx.Err())
+		case <-time.After(venvLockPoll):
+		}
+	}
 }

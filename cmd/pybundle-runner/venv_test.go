@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"gotest.tools/v3/assert"
 
@@ -97,4 +99,43 @@ func TestCheckPyInstaller(t *testing.T) {
 func TestParseFreeze(t *testing.T) {
 	got := images.ParseFreeze("FastAPI==0.115.11\r\npyinstaller==6.22.2\n-e git+https://example.com/x.git#egg=x\nlocal @ file:///tmp/local-1.0.whl\n\npip==25.1\n")
 	assert.DeepEqual(t, got, map[string]string{"pip:fastapi": "0.115.11", "pip:pyinstaller": "6.22.2", "pip:pip": "25.1"})
+}
+
+// Found by review: a persistent runner venv had no lock, so two targets on one runner raced.
+// The second build waits until the first lets go.
+func TestLockVenv(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "venv")
+	logf := func(string, ...any) {}
+	unlock, err := lockVenv(context.Background(), dir, logf)
+	assert.NilError(t, err)
+	got := make(chan time.Time)
+	go func() {
+		u, err := lockVenv(context.Background(), dir, logf)
+		assert.Check(t, err)
+		got <- time.Now()
+		u()
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	released := time.Now()
+	unlock()
+	select {
+	case at := <-got:
+		assert.Assert(t, !at.Before(released), "the second build took the lock while the first held it")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the second build never got the lock")
+	}
+	// Cancelled while waiting: an error, not a hang.
+	unlock, err = lockVenv(context.Background(), dir, logf)
+	assert.NilError(t, err)
+	defer unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	_, err = lockVenv(ctx, dir, logf)
+	assert.ErrorContains(t, err, "in use by another build")
+	// A lock left by a build that died long ago is taken over.
+	old := time.Now().Add(-4 * time.Hour)
+	assert.NilError(t, os.Chtimes(dir+venvLockSuffix, old, old))
+	u2, err := lockVenv(context.Background(), dir, logf)
+	assert.NilError(t, err)
+	u2()
 }

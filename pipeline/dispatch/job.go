@@ -125,8 +125,25 @@ func (j Job) SSHArgs() []string {
 // ConnectMarker is what the connect step's remote echo prints.
 const ConnectMarker = "pybundle-runner-ok"
 
-// ConnectCommand checks the login works; echo is a builtin of sh and cmd.exe alike.
-func (j Job) ConnectCommand() string { return "echo " + ConnectMarker }
+// ConnectCommand checks the login works; echo is a builtin of sh and cmd.exe alike. On Windows
+// it also asks cmd.exe for %OS%, which only cmd.exe expands: the other commands are cmd.exe's.
+func (j Job) ConnectCommand() string {
+	if j.windows() {
+		return "echo " + ConnectMarker + " %OS%"
+	}
+	return "echo " + ConnectMarker
+}
+
+// ConnectCheck judges the connect step's output: the marker, and on Windows cmd.exe's answer.
+func (j Job) ConnectCheck(stdout string) error {
+	if !strings.Contains(stdout, ConnectMarker) {
+		return fmt.Errorf("%s logged in, but the shell did not echo %q (a login script that prints or exits?)", j.Runner.Address(), ConnectMarker)
+	}
+	if j.windows() && !strings.Contains(stdout, ConnectMarker+" Windows_NT") {
+		return fmt.Errorf("%s's login shell is not cmd.exe (PowerShell as OpenSSH's DefaultShell?): pybundle's commands are cmd.exe's; set DefaultShell to C:\\Windows\\System32\\cmd.exe for the runner's account", j.Runner.Address())
+	}
+	return nil
+}
 
 // UploadCommand unpacks the job's tar stream in the home folder (it holds pybundle-job-<id>/).
 func (j Job) UploadCommand() string { return "tar -xf -" }
@@ -166,6 +183,16 @@ func (j Job) DownloadCommand() string {
 	return j.commandLine(append([]string{"tar", "-cf", "-", "-C", j.Dir() + "/out"}, DownloadFiles...))
 }
 
+// KillCommand ends what is left of the job on the runner (after a timeout the remote build
+// may run on): every process whose command line names the job's folder. The pattern's
+// bracket keeps pkill from matching the shell that runs it.
+func (j Job) KillCommand() string {
+	if j.windows() {
+		return `powershell -NoProfile -NonInteractive -Command "Get-CimInstance Win32_Process | Where-Object { $_.CommandLine -like '*` + j.Dir() + `*' -and $_.ProcessId -ne $PID } | ForEach-Object { Stop-Process -Id $_.ProcessId -Force -ErrorAction SilentlyContinue }"`
+	}
+	return "pkill -KILL -f '[" + j.Dir()[:1] + "]" + j.Dir()[1:] + "/'; true"
+}
+
 // CleanupCommand removes the job's folder.
 func (j Job) CleanupCommand() string {
 	if j.windows() {
@@ -189,7 +216,9 @@ func (j Job) commandLine(argv []string) string {
 }
 
 var (
-	plainArg    = regexp.MustCompile(`^[A-Za-z0-9_./=:,+@-]+$`)
+	// plainArg is what needs no quotes in sh, bash and zsh alike; a word starting with '='
+	// is zsh's =command expansion, so it is quoted.
+	plainArg    = regexp.MustCompile(`^[A-Za-z0-9_./:,+@-][A-Za-z0-9_./=:,+@-]*$`)
 	winPlainArg = regexp.MustCompile(`^[A-Za-z0-9_./=:,+@\\-]+$`)
 )
 

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"fmt"
+	"regexp"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -290,7 +291,11 @@ func TestStepCommands(t *testing.T) {
 	} {
 		t.Run(tc.target, func(t *testing.T) {
 			j := commandJob(tc.target)
-			assert.Equal(t, j.ConnectCommand(), "echo "+ConnectMarker)
+			if tc.target == "windows/amd64" {
+				assert.Equal(t, j.ConnectCommand(), "echo "+ConnectMarker+" %OS%")
+			} else {
+				assert.Equal(t, j.ConnectCommand(), "echo "+ConnectMarker)
+			}
 			assert.Equal(t, j.UploadCommand(), "tar -xf -")
 			assert.Equal(t, j.DownloadCommand(), tc.download)
 			assert.Equal(t, j.CleanupCommand(), tc.cleanup)
@@ -444,6 +449,9 @@ func decodeWindows(line string) []string {
 	return args
 }
 
+// plainChar is a character sh (and zsh, away from a word's start) takes literally.
+var plainChar = regexp.MustCompile(`^[A-Za-z0-9_./=:,+@-]$`)
+
 // decodeSh splits a command line as POSIX sh does for the subset a quoting function may use:
 // plain words, single-quoted parts and backslash escapes outside quotes. A character the shell
 // would treat specially outside quotes is an error: shQuote must never leave one there.
@@ -476,7 +484,9 @@ func decodeSh(line string) ([]string, error) {
 			cur.WriteByte(line[i+1])
 			i++
 			inArg = true
-		case plainArg.MatchString(string(c)):
+		case c == '=' && !inArg:
+			return nil, fmt.Errorf("unquoted '=' at the start of a word in %q (zsh's =command expansion)", line)
+		case plainChar.MatchString(string(c)):
 			cur.WriteByte(c)
 			inArg = true
 		default:
@@ -588,4 +598,30 @@ func TestPlainArgPatterns(t *testing.T) {
 		assert.Assert(t, !winPlainArg.MatchString("a"+string(c)), "%q", c)
 	}
 	assert.Assert(t, winPlainArg.MatchString(`a\b`))
+}
+
+// Found by review: zsh expands a word starting with '=' (=python → its path): such an argument
+// is quoted.
+func TestShQuoteZsh(t *testing.T) {
+	assert.Equal(t, shQuote("=python"), "'=python'")
+	assert.Equal(t, shQuote("a=b"), "a=b")
+}
+
+// Found by review: a Windows runner whose OpenSSH default shell is PowerShell would run
+// cmd.exe's commands wrongly; the connect step finds out and says so.
+func TestConnectCheck(t *testing.T) {
+	j := validJob()
+	assert.NilError(t, j.ConnectCheck("pybundle-runner-ok\n"))
+	assert.ErrorContains(t, j.ConnectCheck("Welcome!\n"), "did not echo")
+	j.Target = "windows/amd64"
+	assert.NilError(t, j.ConnectCheck("pybundle-runner-ok Windows_NT\r\n"))
+	assert.ErrorContains(t, j.ConnectCheck("pybundle-runner-ok\r\n%OS%\r\n"), "login shell is not cmd.exe (PowerShell as OpenSSH's DefaultShell?)")
+}
+
+func TestKillCommand(t *testing.T) {
+	j := validJob()
+	j.ID = "x1"
+	assert.Equal(t, j.KillCommand(), "pkill -KILL -f '[p]ybundle-job-x1/'; true")
+	j.Target = "windows/amd64"
+	assert.Assert(t, strings.Contains(j.KillCommand(), "*pybundle-job-x1*"))
 }

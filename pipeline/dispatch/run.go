@@ -59,7 +59,8 @@ func Run(ctx context.Context, j Job, rt Runtime) (res Result, err error) {
 	}
 	// The build step copies the remote command's stdout and stderr into Log from two
 	// goroutines; most writers (a bytes.Buffer, a log file's bufio.Writer) are not safe for that.
-	rt.Log = &lockedWriter{w: rt.Log}
+	// A runner that prints without end is cut off at MaxLogBytes.
+	rt.Log = &lockedWriter{w: &cappedWriter{w: rt.Log, left: MaxLogBytes}}
 	if err := j.Validate(); err != nil {
 		return res, err
 	}
@@ -90,6 +91,9 @@ func Run(ctx context.Context, j Job, rt Runtime) (res Result, err error) {
 	uploaded := false
 	defer func() {
 		if uploaded {
+			if ctx.Err() != nil {
+				s.kill() // the job's deadline passed: the remote build may still be running
+			}
 			s.cleanup() // the job folder holds a venv and the build tree: do not leave it behind
 		}
 	}()
@@ -97,8 +101,8 @@ func Run(ctx context.Context, j Job, rt Runtime) (res Result, err error) {
 	if err := s.step(ctx, "connect", j.ConnectCommand(), nil, nil, j.ConnectTimeout+30*time.Second); err != nil {
 		return res, err
 	}
-	if !strings.Contains(s.lastStdout, ConnectMarker) {
-		return res, s.fail("connect", KindRemote, fmt.Sprintf("%s logged in, but the shell did not echo %q (a login script that prints or exits?)", j.Runner.Address(), ConnectMarker), s.lastStdout)
+	if err := j.ConnectCheck(s.lastStdout); err != nil {
+		return res, s.fail("connect", KindRemote, err.Error(), s.lastStdout)
 	}
 
 	pr, pw := io.Pipe()
@@ -159,6 +163,28 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// cappedWriter passes at most left bytes on, then one note, then drops the rest (reporting
+// success, so the copy from the remote command goes on and the step ends normally).
+type cappedWriter struct {
+	w    io.Writer
+	left int64
+}
+
+func (c *cappedWriter) Write(p []byte) (int, error) {
+	if c.left <= 0 {
+		return len(p), nil
+	}
+	n := int64(len(p))
+	if n > c.left {
+		_, err := c.w.Write(p[:c.left])
+		c.left = 0
+		fmt.Fprintf(c.w, "\n[pybundle: the runner's log passed %d MiB; the rest is not shown]\n", MaxLogBytes>>20)
+		return len(p), err
+	}
+	c.left -= n
+	return c.w.Write(p)
 }
 
 // localError marks a step that failed on this side (ssh could not start, or its output could
@@ -236,13 +262,27 @@ func (s *session) fail(step string, kind Kind, reason, output string) error {
 // cleanup removes the job folder on the runner, bounded and best effort: the result does not
 // depend on it, and the next job has its own folder.
 func (s *session) cleanup() {
+	if out, err := s.remote(s.job.CleanupCommand()); err != nil {
+		fmt.Fprintf(s.rt.Log, "pybundle dispatch: could not remove %s on %s (%v): %s\n", s.job.Dir(), s.job.Runner.Address(), err, out)
+	}
+}
+
+// kill ends the job's processes on the runner, bounded and best effort.
+func (s *session) kill() {
+	fmt.Fprintf(s.rt.Log, "pybundle dispatch: ending what is left of %s on %s\n", s.job.Dir(), s.job.Runner.Address())
+	if out, err := s.remote(s.job.KillCommand()); err != nil {
+		fmt.Fprintf(s.rt.Log, "pybundle dispatch: could not end the job's processes on %s (%v): %s\n", s.job.Runner.Address(), err, out)
+	}
+}
+
+// remote runs one command on the runner outside the job's deadline, with its own bound.
+func (s *session) remote(command string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.job.ConnectTimeout+30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, s.rt.SSH, append(s.job.SSHArgs(), s.job.CleanupCommand())...)
+	cmd := exec.CommandContext(ctx, s.rt.SSH, append(s.job.SSHArgs(), command)...)
 	cmd.WaitDelay = 5 * time.Second
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(s.rt.Log, "pybundle dispatch: could not remove %s on %s (%v): %s\n", s.job.Dir(), s.job.Runner.Address(), err, strings.TrimSpace(string(out)))
-	}
+	out, err := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
 }
 
 // WriteUpload writes the upload stream: pybundle-job-<id>/<pybundle-runner> (mode 0755), the
@@ -367,9 +407,20 @@ func (x *extractor) finish() error {
 	return <-x.err
 }
 
+// Bounds of what a runner may send back: a bundle with its report is far below them; a
+// runner (or something posing as one) that sends more is refused, not written to disk.
+const (
+	MaxDownloadBytes   = 16 << 30
+	MaxDownloadEntries = 500_000
+	// MaxLogBytes bounds the runner's build log copied through: past it, the rest is dropped.
+	MaxLogBytes = 64 << 20
+)
+
 func untar(r io.Reader, dir string) error {
 	tr := tar.NewReader(r)
 	seenReport := false
+	var total int64
+	entries := 0
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -380,6 +431,11 @@ func untar(r io.Reader, dir string) error {
 		}
 		if err != nil {
 			return err
+		}
+		entries++
+		total += max(h.Size, 0)
+		if entries > MaxDownloadEntries || total > MaxDownloadBytes {
+			return fmt.Errorf("the download is larger than any bundle (over %d entries or %d GiB): refused", MaxDownloadEntries, MaxDownloadBytes>>30)
 		}
 		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
 		top, _, _ := strings.Cut(name, "/")

@@ -672,3 +672,23 @@ func TestRunInputChecks(t *testing.T) {
 		})
 	}
 }
+
+// Found by review: runner stdout and downloads were unbounded. The log is cut, the download
+// refused past its bounds.
+func TestBounds(t *testing.T) {
+	var out bytes.Buffer
+	c := &cappedWriter{w: &out, left: 10}
+	n, err := c.Write([]byte("0123456789abcdef"))
+	assert.NilError(t, err)
+	assert.Equal(t, n, 16)
+	_, _ = c.Write([]byte("more"))
+	assert.Assert(t, strings.HasPrefix(out.String(), "0123456789\n[pybundle: the runner's log passed"), out.String())
+	assert.Assert(t, !strings.Contains(out.String(), "more"))
+
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	assert.NilError(t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "report.json", Size: MaxDownloadBytes + 1, Mode: 0o644}))
+	// No body: untar refuses on the header, before reading any of it.
+	err = untar(bytes.NewReader(buf.Bytes()), t.TempDir())
+	assert.ErrorContains(t, err, "larger than any bundle")
+}

@@ -21,6 +21,7 @@ package dispatch
 
 import (
 	"errors"
+	"net"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -78,8 +79,13 @@ func ParseRunner(s string) (Runner, error) {
 	if _, hasPassword := u.User.Password(); hasPassword {
 		return r, fmt.Errorf("runner %q: no passwords in the address; pybundle logs in with the key given as a secret", redact(u))
 	}
-	if u.Hostname() == "" {
-		return r, fmt.Errorf("runner %q: no host", s)
+	// An IPv6 literal needs brackets: without them url.Parse reads "fe80::1" as host "fe80:"
+	// and port 1, and "::" as host ":".
+	if !strings.HasPrefix(u.Host, "[") && strings.Count(u.Host, ":") > 1 {
+		return r, fmt.Errorf("runner %q: an IPv6 address goes in brackets: ssh://%s@[%s]:22", shown, u.User.Username(), u.Host)
+	}
+	if h := u.Hostname(); h == "" || strings.ContainsAny(h, ":") && net.ParseIP(h) == nil {
+		return r, fmt.Errorf("runner %q: no host", shown)
 	}
 	if u.Path != "" && u.Path != "/" {
 		return r, fmt.Errorf("runner %q: unexpected path %q (settings go in the query: ?venv=…)", s, u.Path)

@@ -362,3 +362,22 @@ func TestMissingRunnerErrorGrammar(t *testing.T) {
 	assert.Assert(t, strings.HasPrefix(two, "darwin/arm64, windows/amd64 need a native runner"), two)
 	assert.Assert(t, is.Contains(two, "--runner darwin/arm64=ssh://user@host"), "the example uses the first target")
 }
+
+// Found by review: ssh://ci@fe80::1 parsed as host "fe80:" port 1, ssh://ci@:: as host ":".
+func TestParseRunnerIPv6(t *testing.T) {
+	for _, bad := range []string{"ssh://ci@fe80::1", "ssh://ci@::", "ssh://ci@fe80::1:2222", "ssh://ci@[fe80:zz]:22"} {
+		_, err := ParseRunner(bad)
+		assert.Check(t, err != nil, bad)
+	}
+	_, err := ParseRunner("ssh://ci@fe80::1")
+	assert.ErrorContains(t, err, "an IPv6 address goes in brackets: ssh://ci@[fe80::1]:22")
+	r, err := ParseRunner("ssh://ci@[fe80::1]:2222")
+	assert.NilError(t, err)
+	assert.Equal(t, r.Host, "fe80::1")
+	assert.Equal(t, r.Port, 2222)
+	assert.Equal(t, r.Address(), "ssh://ci@[fe80::1]:2222")
+	r, err = ParseRunner("ssh://ci@[::1]")
+	assert.NilError(t, err)
+	assert.Equal(t, r.Host, "::1")
+	assert.Equal(t, r.Port, 22)
+}

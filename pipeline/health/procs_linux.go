@@ -49,8 +49,10 @@ type tracker struct {
 	root int
 	self int
 
-	mu    sync.Mutex
-	known map[int]proc // descendants seen so far (root excluded), by pid
+	mu        sync.Mutex
+	known     map[int]proc // descendants seen so far (root excluded), by pid
+	start     uint64       // the root's start time, once seen
+	haveStart bool
 }
 
 func newTracker(root int) *tracker {
@@ -70,8 +72,12 @@ func (t *tracker) scan() {
 			delete(t.known, pid) // gone (or pid reused by an unrelated process)
 		}
 	}
+	rootStart, haveRoot := t.rootStart(table)
 	for _, p := range table {
-		if p.pid != t.root && (p.pgid == t.root || subreaper.Load() && p.ppid == t.self) {
+		// An orphan of ours joins the tree only if it started after the root: a child of ours
+		// from before (another run, another tool) is no part of this tree.
+		orphan := subreaper.Load() && p.ppid == t.self && haveRoot && p.start >= rootStart
+		if p.pid != t.root && (p.pgid == t.root || orphan) {
 			in[p.pid] = true
 		}
 	}
@@ -91,6 +97,16 @@ func (t *tracker) scan() {
 			}
 		}
 	}
+}
+
+// rootStart is the root's start time, remembered once seen (the root may be gone later).
+func (t *tracker) rootStart(table map[int]proc) (uint64, bool) {
+	if !t.haveStart {
+		if p, ok := table[t.root]; ok {
+			t.start, t.haveStart = p.start, true
+		}
+	}
+	return t.start, t.haveStart
 }
 
 // alive returns the known descendants still running, sorted by pid.
