@@ -64,11 +64,16 @@ type Build struct {
 	// Start, Found, OwnModules, Data and Trace are the plan's facts the report entry repeats:
 	// Found are the hidden imports found by scanning or given (own modules are counted, the
 	// trace's additions are in Trace).
-	Start      entry.Entry
-	Found      []string
-	OwnModules int
-	Data       collect.Summary
-	Trace      trace.Additions
+	Start entry.Entry
+	Found []string
+	// ImportCheck are the modules verify imports inside the frozen app: those loaded by name
+	// at run time (found by the scanner or the trace, or given) and uvicorn's. Not every own
+	// module: importing one can run it (a __main__.py, a script that starts a server); the
+	// build-time guard proves those were collected.
+	ImportCheck []string
+	OwnModules  int
+	Data        collect.Summary
+	Trace       trace.Additions
 	// Spec are the spec options, defaults applied.
 	Spec   spec.Options
 	Budget time.Duration
@@ -169,9 +174,11 @@ func (p *Plan) decide() error {
 			return &diagnose.Error{Stage: "plan", Target: t.String(), Reason: err.Error()}
 		}
 		b := Build{
-			Bundle:     layout.Bundle{Target: t, Name: so.Name, Mode: so.Mode},
-			Start:      p.Entry,
-			Found:      sortedSet(slices.Concat(p.Scan.HiddenImports, o.HiddenImports, o.CollectSubmodules)),
+			Bundle: layout.Bundle{Target: t, Name: so.Name, Mode: so.Mode},
+			Start:  p.Entry,
+			Found:  sortedSet(slices.Concat(p.Scan.HiddenImports, o.HiddenImports, o.CollectSubmodules)),
+			ImportCheck: slices.DeleteFunc(sortedSet(slices.Concat(p.Scan.HiddenImports, o.HiddenImports, o.CollectSubmodules,
+				p.Trace.Added, spec.UvicornRequired)), func(m string) bool { return m == "__main__" || strings.HasSuffix(m, ".__main__") }),
 			OwnModules: len(c.Modules),
 			Data:       c.Summary,
 			Trace:      p.Trace,
@@ -232,7 +239,7 @@ func (b Build) PyInstallerArgs(distPath, workPath string) []string {
 func (b Build) VerifyOptions(distPath string, emulated bool) verify.Options {
 	o := verify.Options{
 		Artifact: filepath.Join(distPath, filepath.FromSlash(b.Bundle.Rel())),
-		Modules:  b.Spec.RequiredModules,
+		Modules:  b.ImportCheck,
 	}
 	if b.Bundle.Onedir() {
 		o.Bundle = filepath.Join(distPath, filepath.FromSlash(b.Bundle.Root()))
@@ -278,7 +285,7 @@ func Checking(b layout.Bundle, modules []string, budget time.Duration) (Build, e
 	if budget <= 0 {
 		budget = Defaults().Budget
 	}
-	return Build{Bundle: b, Spec: spec.Options{Target: b.Target, Name: b.Name, Mode: b.Mode, RequiredModules: modules}, Budget: budget}, nil
+	return Build{Bundle: b, Spec: spec.Options{Target: b.Target, Name: b.Name, Mode: b.Mode}, ImportCheck: modules, Budget: budget}, nil
 }
 
 func sortedSet(xs []string) []string {

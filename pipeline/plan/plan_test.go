@@ -167,7 +167,9 @@ func TestBuildCommands(t *testing.T) {
 	v := b.VerifyOptions("/opt/app", false)
 	assert.Equal(t, v.Artifact, filepath.Join("/opt/app", "engine"))
 	assert.Equal(t, v.Bundle, "", "onefile: the artifact is the bundle")
-	assert.DeepEqual(t, v.Modules, b.Spec.RequiredModules)
+	assert.DeepEqual(t, v.Modules, b.ImportCheck)
+	assert.Assert(t, is.Contains(v.Modules, "services.users"), "what is loaded by name is imported in the frozen app")
+	assert.Assert(t, !slices.Contains(v.Modules, "database"), "own modules are not imported one by one: importing may run them")
 	assert.Equal(t, v.Timeout, time.Duration(0))
 	assert.Equal(t, b.VerifyOptions("/opt/app", true).Timeout, EmulatedVerifyTimeout)
 
