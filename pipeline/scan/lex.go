@@ -35,8 +35,9 @@ type token struct {
 // also have fields, kept as expression text, because __name__ inside one is what makes
 // f"{__name__}.{name}" resolvable.
 type strLit struct {
-	bytes bool
-	parts []strPart
+	bytes  bool
+	opaque bool // nested too deep to read (see maxNesting): its value is unknown
+	parts  []strPart
 }
 
 type strPart struct {
@@ -51,8 +52,22 @@ type lexer struct {
 	src   string
 	line  int
 	depth int // bracket nesting; newlines inside brackets do not end a statement
+	nest  int // f-string replacement fields being read, one inside the other
 	toks  []token
+
+	// abandon is set when an f-string nests deeper than maxNesting: every level
+	// returns at once, and stringToken makes the outermost literal opaque.
+	abandon bool
 }
+
+// maxNesting bounds how deep the scanner follows nested constructs: f-strings inside
+// f-string fields here, parentheses and calls in the evaluator. Each level is a level
+// of recursion, and a hostile file a million levels deep would overflow the goroutine
+// stack, a fatal error that no recover catches. Python stops well before: its parser
+// rejects more than 200 nested parentheses and 150 nested f-strings. Beyond the bound
+// a construct is opaque (an f-string literal is skipped as a whole, an expression is
+// unresolvable), which no working program notices.
+const maxNesting = 200
 
 // Longest first: "**=" must not lex as "**" and "=".
 var operators = []string{
@@ -62,7 +77,9 @@ var operators = []string{
 }
 
 func tokenize(src string) []token {
-	lx := &lexer{src: src, line: 1}
+	// Ordinary Python has a token every five bytes or so: start near that, rather than
+	// growing from nothing through a dozen copies on a large file.
+	lx := &lexer{src: src, line: 1, toks: make([]token, 0, len(src)/8+16)}
 	i := 0
 	if strings.HasPrefix(src, "\ufeff") {
 		i = len("\ufeff")
@@ -122,10 +139,12 @@ func tokenize(src string) []token {
 				continue
 			}
 			n := 1
-			for _, op := range operators {
-				if strings.HasPrefix(src[i:], op) {
-					n = len(op)
-					break
+			if strings.IndexByte("()[]{},;", c) < 0 { // these are one byte, always
+				for _, op := range operators {
+					if strings.HasPrefix(src[i:], op) {
+						n = len(op)
+						break
+					}
 				}
 			}
 			switch c {
@@ -158,8 +177,33 @@ func (lx *lexer) newline() {
 func (lx *lexer) stringToken(start, q int) int {
 	line := lx.line
 	end, lit := lx.scanString(q, lx.src[start:q])
+	if lx.abandon {
+		// Nested too deep to follow (see maxNesting). Where the levels above the
+		// bound would end is not known without following them, so the literal ends
+		// where Python's tokenizer ends an unterminated one: at the end of the line,
+		// or at the next closing triple quote. Reading the deepest level as a plain
+		// string instead would leave the levels above it out of step, and they would
+		// swallow the lines after.
+		lx.abandon = false
+		skip := len(lx.src) - end
+		if quote := lx.src[q : q+1]; strings.HasPrefix(lx.src[q:], strings.Repeat(quote, 3)) {
+			if k := strings.Index(lx.src[end:], strings.Repeat(quote, 3)); k >= 0 {
+				skip = k + 3
+			}
+		} else if k := strings.IndexAny(lx.src[end:], "\r\n"); k >= 0 {
+			skip = k
+		}
+		lx.line += countLines(lx.src[end : end+skip])
+		end += skip
+		lit = &strLit{opaque: true}
+	}
 	lx.toks = append(lx.toks, token{kind: tkString, text: lx.src[start:end], start: start, end: end, line: line, str: lit})
 	return end
+}
+
+// countLines counts line breaks as the lexer does: \r\n is one.
+func countLines(s string) int {
+	return strings.Count(s, "\n") + strings.Count(s, "\r") - strings.Count(s, "\r\n")
 }
 
 // scanString reads a string literal whose opening quote is at i and returns the offset
@@ -252,6 +296,9 @@ func (lx *lexer) scanString(i int, prefix string) (int, *strLit) {
 			}
 			flush()
 			expr, end := lx.scanField(i+1, quote, triple)
+			if lx.abandon {
+				return end, lit
+			}
 			lit.parts = append(lit.parts, strPart{field: true, expr: expr})
 			i = end
 		case formatted && c == '}' && i+1 < len(src) && src[i+1] == '}':
@@ -271,6 +318,12 @@ func (lx *lexer) scanString(i int, prefix string) (int, *strLit) {
 // field may contain strings in the same quotes as the f-string itself, so nested
 // literals are lexed as literals rather than taken for the end of the f-string.
 func (lx *lexer) scanField(i int, quote byte, triple bool) (string, int) {
+	if lx.nest >= maxNesting {
+		lx.abandon = true
+		return "", i
+	}
+	lx.nest++
+	defer func() { lx.nest-- }()
 	src := lx.src
 	start, exprEnd, depth := i, -1, 0
 	expr := func(end int) string {
@@ -291,7 +344,9 @@ func (lx *lexer) scanField(i int, quote byte, triple bool) (string, int) {
 			if !isStringPrefix(prefix) {
 				prefix = ""
 			}
-			i, _ = lx.scanString(i, prefix)
+			if i, _ = lx.scanString(i, prefix); lx.abandon {
+				return "", i
+			}
 		case c == '(' || c == '[' || c == '{':
 			depth++
 			i++
@@ -343,7 +398,9 @@ func (lx *lexer) scanSpec(i int, quote byte, triple bool) int {
 	for i < len(src) {
 		switch c := src[i]; {
 		case c == '{':
-			_, i = lx.scanField(i+1, quote, triple)
+			if _, i = lx.scanField(i+1, quote, triple); lx.abandon {
+				return i
+			}
 		case c == '}':
 			return i + 1
 		case !triple && (c == quote || c == '\n' || c == '\r'):

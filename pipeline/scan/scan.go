@@ -27,8 +27,11 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/pybundle/pybundle/pipeline/source"
 )
@@ -111,7 +114,10 @@ func Files(paths []string, read func(p string) ([]byte, error)) (Result, error) 
 		modules = append(modules, m)
 	}
 	sort.Strings(modules)
-	tree := sourceTree{index: index, modules: modules}
+	tree := sourceTree{index: index, modules: modules, expanded: map[string][]string{}}
+	for _, m := range modules {
+		tree.longest = max(tree.longest, len(m))
+	}
 
 	res := Result{HiddenImports: []string{}, Findings: []Finding{}, Unresolved: []Finding{}}
 	for _, p := range files {
@@ -147,6 +153,12 @@ func Files(paths []string, read func(p string) ([]byte, error)) (Result, error) 
 type sourceTree struct {
 	index   map[string]bool
 	modules []string // sorted
+	longest int      // bytes in the longest module name
+
+	// expanded caches what expand found for each pattern with holes (by pattern.key):
+	// files repeat the same loader, and a hostile one repeats it a hundred thousand
+	// times, each a regexp to compile and match against the tree.
+	expanded map[string][]string
 }
 
 // moduleName is the dotted name a file is imported under, "" if it cannot be imported
@@ -200,22 +212,37 @@ func findAliases(toks []token) aliases {
 	for i := 0; i < len(toks); i++ {
 		switch {
 		case toks[i].is(tkName, "from"):
-			j, mod := i+1, ""
+			// Only "importlib" and "builtins" matter, so the name is kept no longer
+			// than they are: building a dotted name of a megabyte by concatenation
+			// took minutes.
+			j, mod, long := i+1, strings.Builder{}, false
 			for j < len(toks) && (toks[j].is(tkOp, ".") || toks[j].is(tkOp, "...") ||
 				(toks[j].kind == tkName && toks[j].text != "import")) {
-				mod += toks[j].text
+				if !long && mod.Len()+len(toks[j].text) <= len("importlib") {
+					mod.WriteString(toks[j].text)
+				} else {
+					long = true
+				}
 				j++
 			}
 			if j >= len(toks) || !toks[j].is(tkName, "import") {
-				continue // raise … from …, yield from …
+				// raise … from …, yield from …. Any "from" among the tokens just
+				// read would stop at the same token j and fail the same way, so go on
+				// after them: rescanning from each took minutes on a run of "from".
+				i = j - 1
+				continue
 			}
 			names, end := importedNames(toks, j+1)
+			from := mod.String()
+			if long {
+				from = "" // neither importlib nor builtins
+			}
 			for _, n := range names {
 				bound := n.bound()
 				switch {
-				case mod == "importlib" && (n.name == "import_module" || n.name == "*"):
+				case from == "importlib" && (n.name == "import_module" || n.name == "*"):
 					al.importModule[bound] = true
-				case (mod == "importlib" || mod == "builtins") && n.name == "__import__":
+				case (from == "importlib" || from == "builtins") && n.name == "__import__":
 					al.dunderImport[bound] = true
 				}
 			}
@@ -266,12 +293,17 @@ func importedNames(toks []token, i int) ([]importedName, int) {
 			names = append(names, importedName{name: "*"})
 			i++
 		} else if t.kind == tkName {
-			n := importedName{name: t.text}
+			// Built in one piece: "import a.a.a…" of a megabyte, concatenated part by
+			// part, took minutes.
+			var name strings.Builder
+			name.WriteString(t.text)
 			i++
 			for i+1 < len(toks) && toks[i].is(tkOp, ".") && toks[i+1].kind == tkName {
-				n.name += "." + toks[i+1].text
+				name.WriteString(".")
+				name.WriteString(toks[i+1].text)
 				i += 2
 			}
+			n := importedName{name: name.String()}
 			if i+1 < len(toks) && toks[i].is(tkName, "as") && toks[i+1].kind == tkName {
 				n.as = toks[i+1].text
 				i += 2
@@ -292,11 +324,22 @@ func importedNames(toks []token, i int) ([]importedName, int) {
 	return names, i
 }
 
+// maxArgTokens bounds the arguments of a call the scanner evaluates. An ordinary call
+// has a handful of tokens; one with more is reported unresolved without being
+// evaluated, so that a hostile file (calls nested in calls, each argument holding the
+// next) costs a bounded amount per call.
+const maxArgTokens = 256
+
+// maxExprBytes bounds Finding.Expr, which goes into logs: a longer argument text is
+// cut short and ends in "…".
+const maxExprBytes = 256
+
 // scanFile returns the dynamic import sites of one file.
 func scanFile(p, src string, tree sourceTree) []Finding {
 	toks := tokenize(src)
 	al := findAliases(toks)
-	ev := evaluator{modName: moduleName(p), pkgName: packageName(p)}
+	match := matchBrackets(toks)
+	ev := &evaluator{modName: moduleName(p), pkgName: packageName(p)}
 	var out []Finding
 	for i := range toks {
 		call, open := callAt(toks, i, al)
@@ -304,22 +347,50 @@ func scanFile(p, src string, tree sourceTree) []Finding {
 			continue
 		}
 		f := Finding{File: p, Line: toks[i].line, Call: call, Modules: []string{}}
-		if end := closing(toks, open); end < 0 {
-			// An unclosed call (a broken file): report it, resolve nothing.
+		switch end := match[open]; {
+		case end < 0:
+			// An unclosed call (a broken file): report the rest of its line, resolve
+			// nothing. The line is looked at no further than the report can show.
 			rest := src[toks[open].end:]
+			rest = rest[:min(len(rest), maxExprBytes+1)]
 			if nl := strings.IndexAny(rest, "\r\n"); nl >= 0 {
 				rest = rest[:nl]
 			}
-			f.Expr = strings.TrimSpace(rest)
-		} else {
+			f.Expr = clipExpr(strings.TrimSpace(rest), len(rest) > maxExprBytes)
+		case end-open-1 > maxArgTokens:
+			f.Expr = joinTokens(src, toks[open+1:end]) // unresolved: see maxArgTokens
+		default:
 			f.Expr = joinTokens(src, toks[open+1:end])
-			if mods := resolve(call, splitArgs(toks[open+1:end]), ev, tree); mods != nil {
+			ev.begin()
+			if mods := resolve(call, splitArgs(toks[open+1:end]), ev, tree); mods != nil && !ev.opaque {
 				f.Modules = mods
 			}
 		}
 		out = append(out, f)
 	}
 	return out
+}
+
+// matchBrackets returns, for each token that opens a bracket, the index of the token
+// closing it (-1 if none does; other tokens get 0). It gives what closing(toks, i)
+// gives, for all brackets in one pass: calling closing for each call took minutes on a
+// file of unclosed calls, each searching the rest of the file.
+func matchBrackets(toks []token) []int {
+	match := make([]int, len(toks))
+	var open []int // brackets not closed yet, innermost last
+	for i, t := range toks {
+		switch bracket(t) {
+		case 1:
+			match[i] = -1
+			open = append(open, i)
+		case -1: // any closer closes the innermost bracket, as in closing
+			if n := len(open); n > 0 {
+				match[open[n-1]] = i
+				open = open[:n-1]
+			}
+		}
+	}
+	return match
 }
 
 // callAt recognises a call of an import function at toks[i] and returns its canonical
@@ -362,7 +433,7 @@ func callAt(toks []token, i int, al aliases) (string, int) {
 }
 
 // resolve returns the modules a call imports, nil if that cannot be told.
-func resolve(call string, args []callArg, ev evaluator, tree sourceTree) []string {
+func resolve(call string, args []callArg, ev *evaluator, tree sourceTree) []string {
 	nameToks, ok := argument(args, 0, "name")
 	if !ok {
 		return nil
@@ -395,7 +466,7 @@ func resolve(call string, args []callArg, ev evaluator, tree sourceTree) []strin
 // is relative to the calling file's package, and fromlist entries are imported as
 // submodules when they are modules (they may be plain attributes, so only those found
 // in the tree count).
-func resolveDunder(name pattern, args []callArg, ev evaluator, tree sourceTree) []string {
+func resolveDunder(name pattern, args []callArg, ev *evaluator, tree sourceTree) []string {
 	if lt, ok := argument(args, 4, "level"); ok {
 		if len(lt) != 1 || lt[0].kind != tkNumber || !isAllDigits(lt[0].text) {
 			return nil
@@ -458,9 +529,45 @@ func expand(name pattern, tree sourceTree) []string {
 	if dot < 0 || !validModule(name[0].lit[:dot]) {
 		return nil
 	}
-	re := name.regexp()
+	key := name.key()
+	out, ok := tree.expanded[key]
+	if !ok {
+		out = matchModules(name, tree)
+		tree.expanded[key] = out
+	}
+	return slices.Clone(out) // the caller may append to it
+}
+
+// matchModules returns the modules of the tree that name, a pattern with holes after
+// a literal prefix, matches.
+func matchModules(name pattern, tree sourceTree) []string {
+	// Each hole stands for at least one byte, so a pattern longer than every module
+	// name matches none; this keeps a hostile name from becoming a huge regexp. Nor
+	// does a literal that is not UTF-8 (module names are identifiers), and regexp
+	// refuses to compile one.
+	size := 0
+	for _, s := range name {
+		if !utf8.ValidString(s.lit) {
+			return nil
+		}
+		size += max(len(s.lit), 1)
+	}
+	if size > tree.longest {
+		return nil
+	}
+	// Only modules starting with the prefix can match: the regexp is compiled and run
+	// for those alone, not for the whole tree.
+	prefix := name[0].lit
+	from := sort.SearchStrings(tree.modules, prefix)
+	var re *regexp.Regexp
 	var out []string
-	for _, m := range tree.modules {
+	for _, m := range tree.modules[from:] {
+		if !strings.HasPrefix(m, prefix) {
+			break
+		}
+		if re == nil {
+			re = name.regexp()
+		}
 		if re.MatchString(m) {
 			out = append(out, m)
 		}
@@ -478,11 +585,23 @@ func validModule(s string) bool {
 }
 
 // joinTokens rebuilds source text from tokens, keeping spacing within a line and
-// dropping comments and line breaks, so a multi-line call reads as one line.
+// dropping comments and line breaks, so a multi-line call reads as one line. It stops
+// past maxExprBytes (the text is cut short there), so that its cost does not depend on
+// how long the arguments are.
 func joinTokens(src string, toks []token) string {
 	var b strings.Builder
+	full := false
+	write := func(s string) {
+		if room := maxExprBytes + 1 - b.Len(); len(s) > room {
+			s, full = s[:room], true
+		}
+		b.WriteString(s)
+	}
 	var prev token
 	for _, t := range toks {
+		if full {
+			break
+		}
 		if t.kind == tkNewline {
 			continue
 		}
@@ -490,15 +609,32 @@ func joinTokens(src string, toks []token) string {
 			gap := src[prev.end:t.start]
 			switch {
 			case !strings.ContainsAny(gap, "\r\n#\\"):
-				b.WriteString(gap)
+				write(gap)
 			case prev.is(tkOp, "(") || prev.is(tkOp, "[") || prev.is(tkOp, "{") ||
 				t.is(tkOp, ")") || t.is(tkOp, "]") || t.is(tkOp, "}") || t.is(tkOp, ","):
 			default:
-				b.WriteByte(' ')
+				write(" ")
 			}
 		}
-		b.WriteString(t.text)
+		write(t.text)
 		prev = t
 	}
-	return strings.TrimSuffix(strings.TrimSpace(b.String()), ",")
+	text := strings.TrimSpace(b.String())
+	if !full {
+		text = strings.TrimSuffix(text, ",")
+	}
+	return clipExpr(text, full)
+}
+
+// clipExpr cuts text to maxExprBytes, at a character boundary, and marks it with "…"
+// if it was cut (or the caller cut it already: cut).
+func clipExpr(text string, cut bool) string {
+	if len(text) <= maxExprBytes && !cut {
+		return text
+	}
+	n := min(len(text), maxExprBytes)
+	for k := 0; k < utf8.UTFMax && n > 0 && n < len(text) && !utf8.RuneStart(text[n]); k++ {
+		n--
+	}
+	return strings.TrimSpace(text[:n]) + "…"
 }
