@@ -37,6 +37,7 @@ _opened = set()
 _listed = set()
 _metadata = set()
 _groups = set()
+_entry = None  # the entry script: run, not read as data
 
 
 def _rel(p):
@@ -76,11 +77,31 @@ class _Recorder(importlib.abc.MetaPathFinder):
         return None
 
 
+# Frames of code that opens and lists files on its own account, not the backend's: the import
+# system (FileFinder lists every folder on sys.path), metadata and module discovery, source
+# lines for tracebacks. What happens inside them is not data the backend reads.
+_machinery_files = ("<frozen importlib._bootstrap", "<frozen zipimport")
+_machinery_parts = (os.sep + "importlib" + os.sep + "metadata", os.sep + "pkgutil.py", os.sep + "linecache.py",
+                    os.sep + "inspect.py", os.sep + "traceback.py", os.sep + "tokenize.py")
+
+
+def _by_machinery():
+    f = sys._getframe(2)
+    while f is not None:
+        name = f.f_code.co_filename
+        if name.startswith(_machinery_files) or any(p in name for p in _machinery_parts):
+            return True
+        f = f.f_back
+    return False
+
+
 def _audit(event, args):
     try:
+        if event not in ("open", "os.listdir", "os.scandir", "glob.glob") or _by_machinery():
+            return
         if event == "open" and args and isinstance(args[0], (str, bytes, os.PathLike)):
             rel = _rel(args[0])
-            if rel is not None:
+            if rel is not None and rel != _entry:
                 _opened.add(rel)
         elif event in ("os.listdir", "os.scandir", "glob.glob") and args:
             target = args[0]
@@ -192,7 +213,9 @@ def main():
     if len(sys.argv) < 2:
         sys.stderr.write("usage: pybundle_trace.py SCRIPT [ARGS...]\n")
         raise SystemExit(2)
+    global _entry
     script = os.path.realpath(sys.argv[1])
+    _entry = _rel(script)
     sys.argv = [script] + sys.argv[2:]
     # As `python SCRIPT`: the script's folder first, then the import roots the bundle has.
     roots = [os.path.join(_root, p) for p in os.environ.get("PYBUNDLE_TRACE_PATHS", "").split(os.pathsep) if p]
