@@ -2,6 +2,7 @@ package trace
 
 import (
 	"context"
+	"slices"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,6 +140,9 @@ http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
 	assert.Equal(t, pdf.Importer, "server.py:3")
 	assert.Assert(t, r.Modules["json"].Stdlib || r.Modules["json"].Importer == "", "%+v", r.Modules["json"])
 	assert.Assert(t, is.Contains(r.Opened, "conf/plugins.txt"))
+	// Not what the import system, metadata discovery or the run of the entry itself touched.
+	assert.Assert(t, !slices.Contains(r.Opened, "plugins/pdf.py") && !slices.Contains(r.Opened, "server.py"), "%v", r.Opened)
+	assert.Assert(t, !slices.Contains(r.Listed, ".") && !slices.Contains(r.Listed, "plugins"), "%v", r.Listed)
 	assert.Assert(t, is.Contains(r.Listed, "migrations"))
 	assert.Assert(t, is.Contains(r.Metadata, "pybundle-no-such-distribution"))
 	_, ok = r.Modules["http.server"]
