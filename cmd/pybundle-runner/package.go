@@ -96,7 +96,7 @@ func (a *app) runPackage(ctx context.Context, args []string) (err error) {
 		return fail(entry.Artifact, err.Error(), nil)
 	}
 	a.logf("package: backend %s (sha256 %s, verified) → %s", entry.Artifact, short(entry.SHA256), displayPath(backendDist, cfg.App))
-	if err := placeBackend(b, backendDist, entry.SHA256); err != nil {
+	if err := placeBackend(b, backendDist, entry, a.hostOS); err != nil {
 		return fail(layout.AppBackendDir, err.Error(), nil)
 	}
 
@@ -253,8 +253,8 @@ func locateBundle(dist string, v layout.Bundle) (bundle, error) {
 }
 
 // checkHandoff checks the backend about to be packaged: a regular file, mode 0755 outside
-// Windows (a 0644 backend fails in the field with `spawn … EACCES`), and the very file
-// report.json vouches for.
+// Windows (a 0644 backend fails in the field with `spawn … EACCES`), the very file report.json
+// vouches for, and the whole bundle its manifest lists, recomputed here rather than trusted.
 func checkHandoff(b bundle, e report.Entry, goos string) error {
 	fi, err := os.Lstat(b.Exe)
 	switch {
@@ -271,6 +271,21 @@ func checkHandoff(b bundle, e report.Entry, goos string) error {
 	}
 	if want := strings.ToLower(e.SHA256); got != want {
 		return fmt.Errorf("check sha256 failed: the backend has sha256 %s, report.json vouches for %s: it is not the backend verify checked (rebuild, or pass the dist this report belongs to)", got, want)
+	}
+	return checkBundle(b.Src, e, goos)
+}
+
+// checkBundle compares the bundle at src with the manifest report.json vouches for.
+func checkBundle(src string, e report.Entry, goos string) error {
+	if e.Manifest == nil {
+		return fmt.Errorf("report.json has no manifest of the bundle: build it again with this pybundle version")
+	}
+	m, err := verify.TreeManifest(src)
+	if err != nil {
+		return err
+	}
+	if diff := e.Manifest.Diff(m, verify.CompareOptions{IgnoreModes: goos == "windows"}, 8); len(diff) > 0 {
+		return fmt.Errorf("check bundle failed: the bundle is not the one verify checked (%s):\n  %s", e.Manifest.Summary(), strings.Join(diff, "\n  "))
 	}
 	return nil
 }
@@ -296,8 +311,8 @@ func checkFolders(cfg packageConfig, outDir, backendDist string) error {
 }
 
 // placeBackend replaces backendDist with a copy of the verified bundle (modes and symlinks
-// kept) and checks the copy is still the verified file.
-func placeBackend(b bundle, backendDist, sha string) error {
+// kept) and checks the copy is still the verified bundle, file for file.
+func placeBackend(b bundle, backendDist string, e report.Entry, goos string) error {
 	if err := os.RemoveAll(backendDist); err != nil {
 		return err
 	}
@@ -308,16 +323,8 @@ func placeBackend(b bundle, backendDist, sha string) error {
 	if err := copyTree(b.Src, dst); err != nil {
 		return fmt.Errorf("copying the backend: %w", err)
 	}
-	exe := dst
-	if b.Onedir {
-		exe = filepath.Join(dst, filepath.Base(b.Exe))
-	}
-	got, err := fileSHA256(exe)
-	if err != nil {
-		return err
-	}
-	if got != strings.ToLower(sha) {
-		return fmt.Errorf("the copy %s has sha256 %s, not the verified %s", exe, got, sha)
+	if err := checkBundle(dst, e, goos); err != nil {
+		return fmt.Errorf("the copy in %s: %w", backendDist, err)
 	}
 	return nil
 }
@@ -399,6 +406,7 @@ func (a *app) checkOutputs(ctx context.Context, cfg packageConfig, h host, outDi
 		} else {
 			art := pack.CheckBackend(opened.Root, v, e.SHA256)
 			acceptSigned(&art, a.hostOS, func(p string) (string, error) { return a.verifySignature(ctx, p) })
+			pack.CheckBundle(&art, v, e.Manifest, bundleCompare(a.hostOS))
 			opened.Cleanup()
 			p.BackendPath = art.BackendPath
 			p.Checks = slices.Concat(art.Checks, update, []report.Check{winConfig})
@@ -451,6 +459,20 @@ func acceptSigned(art *pack.Artifact, goos string, verify func(path string) (str
 	for _, c := range art.Checks {
 		art.OK = art.OK && c.OK
 	}
+}
+
+// bundleCompare is how a packaged bundle is compared with its manifest on goos: where
+// packaging signs code (macOS, Windows), binaries may differ from the verified ones (their
+// signatures are what vouches for them there, see acceptSigned); Windows has no modes.
+func bundleCompare(goos string) verify.CompareOptions {
+	switch goos {
+	case "darwin", "windows":
+		return verify.CompareOptions{IgnoreModes: goos == "windows", Signed: func(p string) bool {
+			ext := strings.ToLower(filepath.Ext(p))
+			return ext == "" || ext == ".so" || ext == ".dylib" || ext == ".exe" || ext == ".dll" || ext == ".pyd"
+		}}
+	}
+	return verify.CompareOptions{}
 }
 
 // verifySignature checks the code signature of file with the OS's own tool.

@@ -23,6 +23,7 @@ import (
 	"github.com/pybundle/pybundle/pipeline/pack"
 	"github.com/pybundle/pybundle/pipeline/report"
 	"github.com/pybundle/pybundle/pipeline/target"
+	"github.com/pybundle/pybundle/pipeline/verify"
 )
 
 var linuxAmd64 = target.Target{OS: "linux", Arch: "amd64"}
@@ -57,7 +58,14 @@ func writeDist(t *testing.T, dir string, tg target.Target, name string, onedir, 
 	if onedir {
 		mode2 = "onedir"
 	}
-	e := report.Entry{Target: tg.String(), Mode: mode2, Artifact: rel, SHA256: sha, Checks: checks, Builder: "dagger"}
+	root := p
+	if onedir {
+		root = filepath.Dir(p)
+	}
+	m, err := verify.TreeManifest(root)
+	assert.NilError(t, err)
+	e := report.Entry{Target: tg.String(), Mode: mode2, Artifact: rel, SHA256: sha, Checks: checks, Builder: "dagger",
+		BundleSHA256: m.SHA256, Manifest: &m}
 	rep := report.Report{Tool: "pybundle", Version: report.ToolVersion}
 	rep.Add(e)
 	js, err := rep.JSON()
@@ -182,6 +190,21 @@ func TestCheckHandoff(t *testing.T) {
 	assert.NilError(t, os.Remove(b.Exe))
 	assert.NilError(t, os.Symlink("/bin/sh", b.Exe))
 	assert.ErrorContains(t, checkHandoff(b, e, "linux"), "backend is not a regular file")
+
+	// Found by review: only the executable's sha256 was checked; a changed _internal/ file
+	// passed. The whole bundle is compared with its manifest.
+	dir = t.TempDir()
+	e = writeDist(t, dir, linuxAmd64, "peft_engine", true, false, []byte("ELF"), 0o755)
+	b, err = locateBundle(dir, bundleOf(t, e))
+	assert.NilError(t, err)
+	assert.NilError(t, os.WriteFile(filepath.Join(b.Src, "_internal", "lib.pyc"), []byte("tampered"), 0o644))
+	err = checkHandoff(b, e, "linux")
+	assert.ErrorContains(t, err, "check bundle failed: the bundle is not the one verify checked")
+	assert.ErrorContains(t, err, "_internal/lib.pyc: sha256")
+	assert.NilError(t, os.WriteFile(filepath.Join(b.Src, "_internal", "extra.so"), nil, 0o644))
+	assert.ErrorContains(t, checkHandoff(b, e, "linux"), "_internal/extra.so: not in the verified bundle")
+	e.Manifest = nil
+	assert.ErrorContains(t, checkHandoff(b, e, "linux"), "report.json has no manifest")
 }
 
 func TestCheckFolders(t *testing.T) {
@@ -222,13 +245,15 @@ func TestPlaceBackend(t *testing.T) {
 	assert.NilError(t, err)
 	backendDist := filepath.Join(t.TempDir(), "backend", "dist")
 	assert.NilError(t, os.MkdirAll(filepath.Join(backendDist, "old_engine"), 0o755))
-	assert.NilError(t, placeBackend(b, backendDist, e.SHA256))
+	assert.NilError(t, placeBackend(b, backendDist, e, "linux"))
 	ents, err := os.ReadDir(backendDist)
 	assert.NilError(t, err)
 	assert.Equal(t, len(ents), 1, "replaced, not merged")
 	_, err = os.Stat(filepath.Join(backendDist, "peft_engine", "_internal", "lib.pyc"))
 	assert.NilError(t, err)
-	assert.ErrorContains(t, placeBackend(b, backendDist, strings.Repeat("0", 64)), "not the verified "+strings.Repeat("0", 64))
+	other := e
+	other.Manifest = &verify.Manifest{Files: []verify.FileDigest{{Path: "peft_engine", Mode: "0755", SHA256: strings.Repeat("0", 64)}}}
+	assert.ErrorContains(t, placeBackend(b, backendDist, other, "linux"), "check bundle failed")
 }
 
 func TestSelftestResult(t *testing.T) {
@@ -462,9 +487,9 @@ func TestRunPackageWithFakes(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s %s %s [%s]", p.Target, p.Name, p.Kind, strings.Join(names, " ")))
 	}
 	assert.DeepEqual(t, got, []string{
-		"linux/amd64 linux-unpacked dir [resources location mode outside-asar sha256 win-config]",
+		"linux/amd64 linux-unpacked dir [resources location mode outside-asar sha256 bundle win-config]",
 		"linux/amd64 linux-unpacked start [start]",
-		"linux/amd64 peft-desktop-0.1.0.tar.gz tar.gz [resources location mode outside-asar sha256 win-config]",
+		"linux/amd64 peft-desktop-0.1.0.tar.gz tar.gz [resources location mode outside-asar sha256 bundle win-config]",
 	})
 	assert.Equal(t, rep.Packages[2].BackendPath, "peft-desktop-0.1.0/resources/backend/"+f.name+"/"+f.name)
 	assert.Check(t, is.Contains(rep.Packages[1].Checks[0].Detail, "packaged app reached a healthy backend (pid 4242) on DISPLAY :99; no process of the app ("+f.name+" included) left after quit"))

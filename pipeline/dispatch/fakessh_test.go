@@ -19,6 +19,7 @@ import (
 
 	"github.com/pybundle/pybundle/pipeline/diagnose"
 	"github.com/pybundle/pybundle/pipeline/report"
+	"github.com/pybundle/pybundle/pipeline/verify"
 )
 
 // The test binary doubles as a fake ssh client for Run: with PYBUNDLE_FAKE_SSH_HOME set it
@@ -156,14 +157,6 @@ func fakeBuild(at func(string) string, mode string, argv []string) int {
 		"dist/linux-amd64/peft_engine/_internal/libpython": lib,
 		"summary.txt": []byte("linux/amd64 ok\n"),
 	}
-	e := report.Entry{Target: flag("--platform"), Mode: "onedir", Artifact: "linux-amd64/peft_engine/peft_engine",
-		SizeBytes: int64(len(exe) + len(lib)), SHA256: sha(exe), Checks: []report.Check{{Name: "exists", OK: true}}}
-	if mode == "tamper" { // the report does not match the bytes that will be sent
-		e.SHA256 = sha([]byte("something else"))
-	}
-	rep := report.New()
-	rep.Add(e)
-	files["report.json"], _ = rep.JSON()
 	for name, b := range files {
 		p := at(out + "/" + name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -172,6 +165,21 @@ func fakeBuild(at func(string) string, mode string, argv []string) int {
 		if err := os.WriteFile(p, b, 0o755); err != nil {
 			return 1
 		}
+	}
+	m, err := verify.TreeManifest(at(out + "/dist/linux-amd64/peft_engine"))
+	if err != nil {
+		return 1
+	}
+	e := report.Entry{Target: flag("--platform"), Mode: "onedir", Artifact: "linux-amd64/peft_engine/peft_engine",
+		SizeBytes: int64(len(exe) + len(lib)), SHA256: sha(exe), Checks: []report.Check{{Name: "exists", OK: true}}, Manifest: &m}
+	if mode == "tamper" { // the report does not match the bytes that will be sent
+		e.SHA256 = sha([]byte("something else"))
+	}
+	rep := report.New()
+	rep.Add(e)
+	js, _ := rep.JSON()
+	if err := os.WriteFile(at(out+"/report.json"), js, 0o644); err != nil {
+		return 1
 	}
 	return 0
 }

@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"fmt"
-	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -258,13 +257,4 @@ func cmdQuote(s string) string {
 	b.WriteString(strings.Repeat(`\`, 2*slashes))
 	b.WriteByte('"')
 	return b.String()
-}
-
-// ExpectedBundle is the artifact's bundle inside dist/: the onedir folder, or the executable.
-func ExpectedBundle(artifact string) (bundle string, onedir bool) {
-	parts := strings.Split(artifact, "/")
-	if len(parts) >= 3 { // <slug>/<name>/<exe>
-		return path.Dir(artifact), true
-	}
-	return artifact, false
 }

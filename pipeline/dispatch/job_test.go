@@ -2,8 +2,8 @@ package dispatch
 
 import (
 	"fmt"
-	"regexp"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -302,22 +302,6 @@ func TestStepCommands(t *testing.T) {
 		})
 	}
 	assert.DeepEqual(t, DownloadFiles, []string{"dist", "report.json", "summary.txt"})
-}
-
-func TestExpectedBundle(t *testing.T) {
-	for _, tc := range []struct {
-		artifact, bundle string
-		onedir           bool
-	}{
-		{"linux-amd64/peft_engine/peft_engine", "linux-amd64/peft_engine", true},
-		{"windows-amd64/peft_engine/peft_engine.exe", "windows-amd64/peft_engine", true},
-		{"linux-amd64/peft_engine", "linux-amd64/peft_engine", false},
-		{"windows-amd64/peft_engine.exe", "windows-amd64/peft_engine.exe", false},
-	} {
-		b, onedir := ExpectedBundle(tc.artifact)
-		assert.Equal(t, b, tc.bundle, tc.artifact)
-		assert.Equal(t, onedir, tc.onedir, tc.artifact)
-	}
 }
 
 func TestShQuote(t *testing.T) {

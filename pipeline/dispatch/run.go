@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pybundle/pybundle/pipeline/diagnose"
+	"github.com/pybundle/pybundle/pipeline/layout"
 	"github.com/pybundle/pybundle/pipeline/report"
 	"github.com/pybundle/pybundle/pipeline/source"
 	"github.com/pybundle/pybundle/pipeline/verify"
@@ -602,36 +603,20 @@ func CheckDownload(dir string, j Job) error {
 	if sum != e.SHA256 {
 		return fmt.Errorf("artifact %s: sha256 %s after the copy, the runner verified %s", j.Artifact, sum, e.SHA256)
 	}
-	bundle, onedir := ExpectedBundle(j.Artifact)
-	size, err := bundleSize(filepath.Join(dir, "dist", filepath.FromSlash(bundle)), onedir)
+	// The whole bundle, file by file, as the runner's verify recorded it.
+	bundle, err := layout.FromEntry(e.Target, e.Mode, e.Artifact)
 	if err != nil {
-		return fmt.Errorf("bundle %s: %v", bundle, err)
+		return fmt.Errorf("the runner's report: %v", err)
 	}
-	if size != e.SizeBytes {
-		return fmt.Errorf("bundle %s: %d bytes after the copy, the runner verified %d", bundle, size, e.SizeBytes)
+	if e.Manifest == nil {
+		return fmt.Errorf("the runner's report has no manifest of the bundle (another pybundle version?)")
+	}
+	m, err := verify.TreeManifest(filepath.Join(dir, "dist", filepath.FromSlash(bundle.RootInDist())))
+	if err != nil {
+		return fmt.Errorf("bundle %s: %v", bundle.RootInDist(), err)
+	}
+	if diff := e.Manifest.Diff(m, verify.CompareOptions{IgnoreModes: bundle.Target.OS == "windows"}, 8); len(diff) > 0 {
+		return fmt.Errorf("bundle %s after the copy is not the one the runner verified (%s): %s", bundle.RootInDist(), e.Manifest.Summary(), strings.Join(diff, "; "))
 	}
 	return nil
-}
-
-// bundleSize counts regular files, as verify does for the report's size_bytes.
-func bundleSize(p string, onedir bool) (int64, error) {
-	if !onedir {
-		fi, err := os.Stat(p)
-		if err != nil {
-			return 0, err
-		}
-		return fi.Size(), nil
-	}
-	var n int64
-	err := filepath.WalkDir(p, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		fi, err := d.Info()
-		if err == nil {
-			n += fi.Size()
-		}
-		return err
-	})
-	return n, err
 }

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -22,6 +21,7 @@ import (
 
 	"github.com/pybundle/pybundle/pipeline/plan"
 	"github.com/pybundle/pybundle/pipeline/report"
+	"github.com/pybundle/pybundle/pipeline/verify"
 )
 
 // writeFile writes body to root/name with mode, making folders as needed.
@@ -454,8 +454,17 @@ func onedirDownload(t *testing.T) download {
 		Checks:  []report.Check{{Name: "exists", OK: true}, {Name: "imports", OK: true}, {Name: "health", OK: true}},
 		Builder: "runner:10.213.0.2",
 	}
+	e.Manifest = manifestOf(t, filepath.Join(d, "dist/linux-amd64/peft_engine"))
 	writeReport(t, d, e)
 	return download{dir: d, job: j, entry: e}
+}
+
+// manifestOf is the bundle's manifest, as the runner's verify records it.
+func manifestOf(t *testing.T, root string) *verify.Manifest {
+	t.Helper()
+	m, err := verify.TreeManifest(root)
+	assert.NilError(t, err)
+	return &m
 }
 
 func onefileDownload(t *testing.T, tgt, artifact string) download {
@@ -464,14 +473,15 @@ func onefileDownload(t *testing.T, tgt, artifact string) download {
 	j := validJob()
 	j.Target, j.Artifact = tgt, artifact
 	e := report.Entry{Target: tgt, Mode: "onefile", Artifact: artifact, SizeBytes: int64(len(exeBytes)), SHA256: sha(exeBytes),
-		Checks: []report.Check{{Name: "exists", OK: true}}, Builder: "runner:10.213.0.2"}
+		Checks: []report.Check{{Name: "exists", OK: true}}, Builder: "runner:10.213.0.2",
+		Manifest: manifestOf(t, filepath.Join(d, "dist", artifact))}
 	writeReport(t, d, e)
 	return download{dir: d, job: j, entry: e}
 }
 
 func writeReport(t *testing.T, d string, entries ...report.Entry) {
 	t.Helper()
-	r := report.Report{Tool: "pybundle", Version: "0.1.0"}
+	r := report.New()
 	for _, e := range entries {
 		r.Add(e)
 	}
@@ -547,14 +557,26 @@ func TestCheckDownloadMismatch(t *testing.T) {
 			mod: func(t *testing.T, dl *download) {
 				writeFile(t, dl.dir, "dist/linux-amd64/peft_engine/_internal/extra.txt", "12345", 0o644)
 			},
-			msg: "bundle linux-amd64/peft_engine: ",
+			msg: "bundle linux-amd64/peft_engine after the copy is not the one the runner verified (4 files, 58 B, tree sha256 ",
 		},
 		{
 			name: "a file of the bundle missing",
 			mod: func(t *testing.T, dl *download) {
 				assert.NilError(t, os.Remove(filepath.Join(dl.dir, "dist/linux-amd64/peft_engine/_internal/base_library.zip")))
 			},
-			msg: " bytes after the copy, the runner verified ",
+			msg: "_internal/base_library.zip: missing",
+		},
+		{
+			name: "a file of the bundle changed on the way",
+			mod: func(t *testing.T, dl *download) {
+				writeFile(t, dl.dir, "dist/linux-amd64/peft_engine/_internal/base_library.zip", "other", 0o644)
+			},
+			msg: "_internal/base_library.zip: sha256 ",
+		},
+		{
+			name: "no manifest",
+			mod:  func(t *testing.T, dl *download) { e := dl.entry; e.Manifest = nil; writeReport(t, dl.dir, e) },
+			msg:  "the runner's report has no manifest of the bundle",
 		},
 		{
 			name: "two entries",
@@ -583,14 +605,12 @@ func TestCheckDownloadMismatch(t *testing.T) {
 			msg: "report.json from the runner: report:",
 		},
 		{
-			name:    "onefile: size differs from the report",
+			name:    "onefile: mode lost on the way",
 			onefile: true,
 			mod: func(t *testing.T, dl *download) {
-				e := dl.entry
-				e.SizeBytes++
-				writeReport(t, dl.dir, e)
+				assert.NilError(t, os.Chmod(filepath.Join(dl.dir, "dist/linux-amd64/peft_engine"), 0o644))
 			},
-			msg: "bundle linux-amd64/peft_engine: 21 bytes after the copy, the runner verified 22",
+			msg: "peft_engine: mode 0644, the verified bundle has 0755",
 		},
 		{
 			name:    "onefile: bytes changed",
@@ -610,17 +630,6 @@ func TestCheckDownloadMismatch(t *testing.T) {
 			assert.ErrorContains(t, CheckDownload(dl.dir, dl.job), tc.msg)
 		})
 	}
-}
-
-func TestCheckDownloadSizes(t *testing.T) {
-	// the size in the message is the bundle's regular files: the link is not counted
-	dl := onedirDownload(t)
-	writeFile(t, dl.dir, "dist/linux-amd64/peft_engine/_internal/extra.txt", "12345", 0o644)
-	err := CheckDownload(dl.dir, dl.job)
-	assert.Assert(t, err != nil)
-	want := dl.entry.SizeBytes
-	assert.Equal(t, err.Error(), "bundle linux-amd64/peft_engine: "+strconv.FormatInt(want+5, 10)+
-		" bytes after the copy, the runner verified "+strconv.FormatInt(want, 10))
 }
 
 // runFiles makes the local inputs Run checks, and returns a job using them.

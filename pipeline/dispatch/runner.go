@@ -21,8 +21,8 @@ package dispatch
 
 import (
 	"errors"
-	"net"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"

@@ -431,3 +431,38 @@ func cause(err error) error {
 	}
 	return err
 }
+
+// CheckBundleName is the check of the whole packaged bundle against its manifest.
+const CheckBundleName = "bundle"
+
+// CheckBundle checks the packaged bundle a passed CheckBackend found (a.BackendPath, under
+// a.Root) file for file against the manifest report.json vouches for: the executable alone
+// matching proves little when _internal/ next to it was changed. The result is appended to
+// a.Checks and a.OK updated.
+func CheckBundle(a *Artifact, b layout.Bundle, m *verify.Manifest, o verify.CompareOptions) {
+	add := func(ok bool, format string, args ...any) {
+		a.Checks = append(a.Checks, Check{Name: CheckBundleName, OK: ok, Detail: fmt.Sprintf(format, args...)})
+		a.OK = a.OK && ok
+	}
+	switch {
+	case a.BackendPath == "":
+		return // no backend found: location failed already
+	case m == nil:
+		add(false, "report.json has no manifest of the bundle to check it against")
+		return
+	}
+	root := filepath.Join(a.Root, filepath.FromSlash(a.BackendPath))
+	if b.Onedir() {
+		root = filepath.Dir(root)
+	}
+	got, err := verify.TreeManifest(root)
+	if err != nil {
+		add(false, "%v", err)
+		return
+	}
+	if diff := m.Diff(got, o, 8); len(diff) > 0 {
+		add(false, "%s is not the verified bundle (%s): %s", rel(a.Root, root), m.Summary(), strings.Join(diff, "; "))
+		return
+	}
+	add(true, "%s: %s, the verified bundle", rel(a.Root, root), got.Summary())
+}

@@ -1,12 +1,14 @@
 package pack
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/pybundle/pybundle/pipeline/layout"
 	"github.com/pybundle/pybundle/pipeline/target"
+	"github.com/pybundle/pybundle/pipeline/verify"
 
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
@@ -213,3 +215,36 @@ var (
 	linuxAmd64   = target.Target{OS: "linux", Arch: "amd64"}
 	windowsAmd64 = target.Target{OS: "windows", Arch: "amd64"}
 )
+
+// Found by review: only the executable's sha256 was checked in a package; a changed file of
+// _internal/ passed. CheckBundle compares the whole packaged bundle with the manifest.
+func TestCheckBundle(t *testing.T) {
+	const res = "linux-unpacked/resources/"
+	tree := map[string]node{
+		"linux-unpacked/peft-desktop":                          {data: "elf", mode: 0o755},
+		res + "app.asar":                                       {asar: appAsar},
+		res + "backend/peft_engine/peft_engine":                {data: "ELF onedir", mode: 0o755},
+		res + "backend/peft_engine/_internal/base_library.zip": {data: "zip"},
+	}
+	root := t.TempDir()
+	writeTree(t, root, tree)
+	b := layout.Bundle{Target: linuxAmd64, Name: "peft_engine", Mode: layout.OneDir}
+	m, err := verify.TreeManifest(filepath.Join(root, res, "backend", "peft_engine"))
+	assert.NilError(t, err)
+
+	a := CheckBackend(root, b, sha256Hex("ELF onedir"))
+	CheckBundle(&a, b, &m, verify.CompareOptions{})
+	assert.Assert(t, a.OK, "%+v", a.Checks)
+	assert.Equal(t, a.Checks[len(a.Checks)-1].Name, CheckBundleName)
+
+	assert.NilError(t, os.WriteFile(filepath.Join(root, res, "backend/peft_engine/_internal/base_library.zip"), []byte("changed"), 0o644))
+	a = CheckBackend(root, b, sha256Hex("ELF onedir"))
+	CheckBundle(&a, b, &m, verify.CompareOptions{})
+	assert.Assert(t, !a.OK)
+	assert.Assert(t, is.Contains(a.Checks[len(a.Checks)-1].Detail, "_internal/base_library.zip: sha256"))
+
+	a = CheckBackend(root, b, "")
+	CheckBundle(&a, b, nil, verify.CompareOptions{})
+	assert.Assert(t, !a.OK)
+	assert.Assert(t, is.Contains(a.Checks[len(a.Checks)-1].Detail, "no manifest"))
+}

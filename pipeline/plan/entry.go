@@ -39,6 +39,7 @@ func (b Build) Entry(out Outcome) report.Entry {
 		Artifact:      b.Bundle.Artifact(),
 		SizeBytes:     out.Verify.SizeBytes,
 		SHA256:        out.Verify.SHA256,
+		Manifest:      out.Verify.Manifest,
 		GlibcFloor:    out.Verify.GlibcFloor,
 		RuntimeGlibc:  out.Verify.RuntimeGlibc,
 		Python:        out.Verify.Python,
@@ -48,6 +49,9 @@ func (b Build) Entry(out Outcome) report.Entry {
 		OwnModules:    b.OwnModules,
 		DurationMS:    out.Duration.Milliseconds(),
 		Builder:       out.Builder,
+	}
+	if out.Verify.Manifest != nil {
+		e.BundleSHA256 = out.Verify.Manifest.SHA256
 	}
 	if b.Start.Kind != "" {
 		e.Start = b.Start.String() + " (" + b.Start.Why + ")"

@@ -32,7 +32,10 @@ type Entry struct {
 	Artifact string `json:"artifact"` // path inside dist/
 
 	SizeBytes int64  `json:"size_bytes"`
-	SHA256    string `json:"sha256"`
+	SHA256    string `json:"sha256"` // the executable's
+	// BundleSHA256 digests the whole bundle (Manifest.SHA256); Manifest lists every file.
+	BundleSHA256 string           `json:"bundle_sha256,omitempty"`
+	Manifest     *verify.Manifest `json:"manifest,omitempty"`
 
 	// StartupMS is the (median) time to a healthy /api/health; nil when not
 	// measured. Min and max are set for benchmarks of several runs.

@@ -90,6 +90,8 @@ type Result struct {
 	// path (the output format of sha256sum), and "-> <target>  <path>\n" for
 	// symlinks.
 	BundleSHA256 string `json:"bundle_sha256,omitempty"`
+	// Manifest is every file of the bundle with its digest (onedir and onefile alike).
+	Manifest *Manifest `json:"manifest,omitempty"`
 	// GlibcFloor is the highest GLIBC_x.y needed by the executable or any
 	// bundled shared library, and GlibcFloorFrom the file that needs it.
 	GlibcFloor     string `json:"glibc_floor"`
@@ -167,6 +169,12 @@ func Run(ctx context.Context, o Options) (r Result, err error) {
 	}
 
 	r.SizeBytes, r.SHA256, r.BundleSHA256, err = digest(o.Artifact, o.Bundle, onedir)
+	if err == nil {
+		var m Manifest
+		if m, err = TreeManifest(o.Bundle); err == nil {
+			r.Manifest = &m
+		}
+	}
 	switch {
 	case err != nil:
 		add(CheckSize, false, "%v", err)
