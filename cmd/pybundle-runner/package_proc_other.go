@@ -15,4 +15,3 @@ func inOwnGroup(cmd *exec.Cmd) {
 		return cmd.Process.Kill()
 	}
 }
-

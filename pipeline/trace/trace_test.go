@@ -2,10 +2,10 @@ package trace
 
 import (
 	"context"
-	"slices"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
