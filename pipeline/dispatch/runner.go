@@ -70,6 +70,11 @@ func ParseRunner(s string) (Runner, error) {
 		}
 		return r, fmt.Errorf("runner %q: not a URL: %v", shown, err)
 	}
+	if u.User != nil {
+		if _, hasPassword := u.User.Password(); hasPassword {
+			shown = redact(u) // whatever the address's shape, the parser found a password: hide it
+		}
+	}
 	if u.Scheme != "ssh" {
 		return r, fmt.Errorf("runner %q: want ssh://user@host[:port]", shown)
 	}
@@ -154,6 +159,8 @@ func redactRaw(s string) string {
 	start := 0
 	if i := strings.Index(s, "://"); i >= 0 {
 		start = i + 3
+	} else if strings.HasPrefix(strings.TrimSpace(s), "//") { // scheme-relative: //user:pw@host
+		start = strings.Index(s, "//") + 2
 	}
 	end := len(s)
 	if i := strings.IndexAny(s[start:], "/?#"); i >= 0 {
