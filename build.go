@@ -68,8 +68,11 @@ func (m *Pybundle) Spec(
 	// Keep setuptools/pkg_resources in the bundle (PyInstaller's default; slower start).
 	// +optional
 	noSlim bool,
+	// Any other build option as KEY=VALUE (README: Configuration), e.g. warmup=/api/items.
+	// +optional
+	option []string,
 ) (*dagger.File, error) {
-	p, err := m.plan(ctx, source, true, optionArgs{platform, mode, name, entry, hiddenImports, noSlim, ""}.args()...)
+	p, err := m.plan(ctx, source, true, optionArgs{platform, mode, name, entry, hiddenImports, noSlim, "", option}.args()...)
 	if err != nil {
 		return nil, err
 	}
@@ -104,8 +107,11 @@ func (m *Pybundle) Compile(
 	// Keep setuptools/pkg_resources in the bundle (PyInstaller's default; slower start).
 	// +optional
 	noSlim bool,
+	// Any other build option as KEY=VALUE (README: Configuration), e.g. warmup=/api/items.
+	// +optional
+	option []string,
 ) (*dagger.Directory, error) {
-	p, err := m.plan(ctx, source, true, optionArgs{platform, mode, name, entry, hiddenImports, noSlim, ""}.args()...)
+	p, err := m.plan(ctx, source, true, optionArgs{platform, mode, name, entry, hiddenImports, noSlim, "", option}.args()...)
 	if err != nil {
 		return nil, err
 	}
@@ -278,6 +284,9 @@ func (m *Pybundle) Build(
 	// Start-up budget per native target (Go duration, default 5s); emulated targets get 30x.
 	// +optional
 	budget string,
+	// Any other build option as KEY=VALUE (README: Configuration), e.g. warmup=/api/items.
+	// +optional
+	option []string,
 	// Native runners over SSH for the targets Dagger cannot build (darwin/*, windows/*):
 	// ssh://user@host[:port][?python=…&python-version=…&venv=…&wheelhouse=…]. Prefix one with a
 	// target or OS to route (windows/amd64=ssh://…); a linux/* prefix builds that Linux target
@@ -297,7 +306,7 @@ func (m *Pybundle) Build(
 	// +default="45m"
 	runnerTimeout string,
 ) (*dagger.Directory, error) {
-	b, err := m.backend(ctx, buildRequest{source, optionArgs{platforms, mode, name, entry, hiddenImports, noSlim, budget},
+	b, err := m.backend(ctx, buildRequest{source, optionArgs{platforms, mode, name, entry, hiddenImports, noSlim, budget, option},
 		runnerArgs{runner, runnerKey, runnerKnownHosts, runnerTimeout}})
 	if err != nil {
 		return nil, err
@@ -336,6 +345,9 @@ func (m *Pybundle) Backend(
 	// Start-up budget per native target (Go duration, default 5s); emulated targets get 30x.
 	// +optional
 	budget string,
+	// Any other build option as KEY=VALUE (README: Configuration), e.g. warmup=/api/items.
+	// +optional
+	option []string,
 	// Native runners over SSH (see build).
 	// +optional
 	runner []string,
@@ -350,7 +362,7 @@ func (m *Pybundle) Backend(
 	// +default="45m"
 	runnerTimeout string,
 ) (*Backend, error) {
-	return m.backend(ctx, buildRequest{source, optionArgs{platforms, mode, name, entry, hiddenImports, noSlim, budget},
+	return m.backend(ctx, buildRequest{source, optionArgs{platforms, mode, name, entry, hiddenImports, noSlim, budget, option},
 		runnerArgs{runner, runnerKey, runnerKnownHosts, runnerTimeout}})
 }
 
@@ -400,6 +412,7 @@ type optionArgs struct {
 	hiddenImports []string
 	noSlim        bool
 	budget        string
+	options       []string // KEY=VALUE
 }
 
 // args turns them into plan arguments: what was not given is left to plan.Defaults.
@@ -415,7 +428,7 @@ func (o optionArgs) args() []plan.Arg {
 	if o.noSlim {
 		args = append(args, plan.Given("slim", "false"))
 	}
-	return args
+	return append(args, plan.ParseAssignments(o.options)...)
 }
 
 // buildRequest is everything Build and Backend are asked.

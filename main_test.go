@@ -55,6 +55,14 @@ func TestOptionArgs(t *testing.T) {
 	assert.Equal(t, o.Budget.String(), "9s")
 
 	o = plan.Defaults()
+	assert.NilError(t, o.Apply(optionArgs{options: []string{"warmup=/api/a,/api/b", "trace=false", "data=conf:conf"}}.args()...))
+	assert.DeepEqual(t, o.WarmUp, []string{"/api/a", "/api/b"})
+	assert.Equal(t, o.Trace, false)
+	assert.Equal(t, len(o.Data), 1)
+	o = plan.Defaults()
+	assert.ErrorContains(t, o.Apply(optionArgs{options: []string{"colour=red", "warmup"}}.args()...), `unknown option "colour"`)
+
+	o = plan.Defaults()
 	assert.ErrorContains(t, o.Apply(optionArgs{budget: "soon"}.args()...), `budget: "soon"`)
 	assert.Equal(t, givenPlatforms(optionArgs{platforms: "darwin/arm64"}.args()), "darwin/arm64")
 	assert.Equal(t, givenPlatforms(optionArgs{}.args()), "linux/amd64")

@@ -319,3 +319,14 @@ func appendNew(xs []string, add ...string) []string {
 	}
 	return xs
 }
+
+// ParseAssignments reads KEY=VALUE option arguments (a list key's value is comma-separated);
+// an item without "=" becomes an argument of an unknown key, which Apply reports.
+func ParseAssignments(items []string) []Arg {
+	var out []Arg
+	for _, it := range items {
+		k, v, _ := strings.Cut(it, "=")
+		out = append(out, Arg{Key: strings.TrimSpace(k), Values: []string{v}})
+	}
+	return out
+}
