@@ -8,12 +8,15 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
@@ -320,4 +323,256 @@ func TestOpenOutput(t *testing.T) {
 		_, err := a.openOutput(ctx, host{}, linuxAmd64, pack.KindMSI, "x.msi", t.TempDir())
 		assert.ErrorContains(t, err, "cannot open msi outputs")
 	})
+}
+
+// chainEscape is the review's archive: p/q -> .. is harmless alone and so, read as text, is
+// app/resources/backend -> ../../p/q/../../outside (it "stays" inside); followed for real,
+// p/q is the root itself and the backend link climbs two levels above it. It is extracted
+// at base/a/x, so the link lands on base/outside.
+var chainEscape = []member{
+	{name: "p/", mode: fs.ModeDir | 0o755},
+	{name: "p/q", link: "..", mode: fs.ModeSymlink | 0o777},
+	{name: "app/resources/app/package.json", body: "{}", mode: 0o644},
+	{name: "app/resources/backend", link: "../../p/q/../../outside", mode: fs.ModeSymlink | 0o777},
+}
+
+// writeOutsideBackend writes, at base/outside, a backend that passes every check: what the
+// escaping link would make the check vouch for. It returns its sha256.
+func writeOutsideBackend(t *testing.T, base string) string {
+	t.Helper()
+	exe := filepath.Join(base, "outside", "peft_engine", "peft_engine")
+	assert.NilError(t, os.MkdirAll(filepath.Join(filepath.Dir(exe), "_internal"), 0o755))
+	assert.NilError(t, os.WriteFile(exe, []byte("ELF outside"), 0o755))
+	sha, err := fileSHA256(exe)
+	assert.NilError(t, err)
+	return sha
+}
+
+// Found by review: link targets were checked as text only, so a chain of links that each look
+// local (p/q -> .., then backend -> ../../p/q/../../outside) extracted, and the backend
+// check then passed location, mode and sha256 on a file outside the extraction folder. The
+// extraction must fail instead, naming the entry.
+func TestExtractRefusesLinkChainEscape(t *testing.T) {
+	onedir := layout.Bundle{Target: linuxAmd64, Name: "peft_engine", Mode: layout.OneDir}
+	for kind, extract := range map[string]func(*testing.T, string) error{
+		"zip":    func(t *testing.T, root string) error { return extractZip(writeZip(t, chainEscape), root) },
+		"tar.gz": func(t *testing.T, root string) error { return extractTarGz(writeTarGz(t, chainEscape), root) },
+	} {
+		t.Run(kind, func(t *testing.T) {
+			base := t.TempDir()
+			sha := writeOutsideBackend(t, base)
+			root := filepath.Join(base, "a", "x")
+			err := extract(t, root)
+			if err == nil {
+				art := pack.CheckBackend(root, onedir, sha)
+				t.Fatalf("extraction succeeded; the backend check then says OK=%v on %s: %+v", art.OK, art.BackendPath, art.Checks)
+			}
+			assert.ErrorContains(t, err, `"app/resources/backend"`)
+			assert.ErrorContains(t, err, "outside the extraction folder")
+		})
+	}
+}
+
+// Found by review: the tar.xz path (GNU tar) has the same hole: tar recreates the links at the
+// end of the extraction, chain and all. The runner checks every link of the extracted tree.
+func TestOpenOutputRefusesLinkChainEscape(t *testing.T) {
+	if _, err := exec.LookPath("xz"); err != nil {
+		t.Skip("no xz")
+	}
+	a, _, _ := testApp("linux", "amd64")
+	base := t.TempDir()
+	writeOutsideBackend(t, base)
+	tgz := writeTarGz(t, chainEscape)
+	f, err := os.Open(tgz)
+	assert.NilError(t, err)
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	assert.NilError(t, err)
+	file := filepath.Join(t.TempDir(), "app.tar.xz")
+	out, err := os.Create(file)
+	assert.NilError(t, err)
+	cmd := exec.Command("xz", "-c")
+	cmd.Stdin, cmd.Stdout = gz, out
+	assert.NilError(t, cmd.Run())
+	assert.NilError(t, out.Close())
+
+	tmp := filepath.Join(base, "a") // root is tmp/x = base/a/x
+	assert.NilError(t, os.Mkdir(tmp, 0o755))
+	o, err := a.openOutput(context.Background(), host{}, linuxAmd64, pack.KindTarXz, file, tmp)
+	if err == nil {
+		art := pack.CheckBackend(o.Root, layout.Bundle{Target: linuxAmd64, Name: "peft_engine", Mode: layout.OneDir}, "")
+		t.Fatalf("extraction succeeded; the backend check then says OK=%v on %s", art.OK, art.BackendPath)
+	}
+	assert.ErrorContains(t, err, `"app/resources/backend"`)
+	assert.ErrorContains(t, err, "outside the extraction folder")
+}
+
+// Found by review: a folder entry named like a link the archive made was "created" by
+// MkdirAll following the link, and its mode was then applied to whatever the link reached: a
+// link chain made that a folder outside the extraction folder (chmod 0777). No entry may be
+// created or changed through a link leaving the root, whatever comes after it.
+func TestExtractRefusesDirThroughLinkChain(t *testing.T) {
+	chain := []member{
+		{name: "p/", mode: fs.ModeDir | 0o755},
+		{name: "p/q", link: "..", mode: fs.ModeSymlink | 0o777},
+		{name: "esc", link: "p/q/../../outside", mode: fs.ModeSymlink | 0o777},
+	}
+	for _, tc := range []struct {
+		name string
+		more []member
+	}{
+		{"folder named like the link", []member{{name: "esc/", mode: fs.ModeDir | 0o777}}},
+		{"folder below the link", []member{{name: "esc/new/", mode: fs.ModeDir | 0o777}}},
+		{"file below the link", []member{{name: "esc/file", body: "x", mode: 0o644}}},
+		{"file below the chain", []member{{name: "p/q/p/q/file", body: "x", mode: 0o644}}},
+	} {
+		for kind, write := range map[string]func(*testing.T, []member) string{"zip": writeZip, "tar.gz": writeTarGz} {
+			t.Run(kind+" "+tc.name, func(t *testing.T) {
+				base := t.TempDir()
+				outside := filepath.Join(base, "outside")
+				assert.NilError(t, os.Mkdir(outside, 0o700))
+				members := append(append([]member{}, chain...), tc.more...)
+				root := filepath.Join(base, "a", "x")
+				var err error
+				if kind == "zip" {
+					err = extractZip(write(t, members), root)
+				} else {
+					err = extractTarGz(write(t, members), root)
+				}
+				assert.Check(t, err != nil, "the archive makes a link out of the extraction folder")
+				fi, serr := os.Stat(outside)
+				assert.NilError(t, serr)
+				assert.Check(t, is.Equal(fi.Mode().Perm(), fs.FileMode(0o700)), "the outside folder's mode was changed")
+				ents, _ := os.ReadDir(outside)
+				assert.Check(t, is.Len(ents, 0), "nothing is created outside")
+			})
+		}
+	}
+}
+
+// TestExtractRefusesHardLinkThroughLinkChain: hard links follow the same rule as every entry:
+// a tar hard link whose target lies through a link chain must not copy a file from outside the
+// extraction folder (the lexical checks already refused these; os.Root keeps it so).
+func TestExtractRefusesHardLinkThroughLinkChain(t *testing.T) {
+	base := t.TempDir()
+	assert.NilError(t, os.WriteFile(filepath.Join(base, "secret"), []byte("secret"), 0o644))
+	members := []member{
+		{name: "p/", mode: fs.ModeDir | 0o755},
+		{name: "p/q", link: "..", mode: fs.ModeSymlink | 0o777},
+		{name: "up", link: "p/q/..", mode: fs.ModeSymlink | 0o777},
+		{name: "copy", link: "up/../secret", hardlink: true},
+		{name: "copy2", link: "p/q/../../secret", hardlink: true},
+	}
+	root := filepath.Join(base, "a", "x")
+	err := extractTarGz(writeTarGz(t, members), root)
+	assert.Check(t, err != nil)
+	for _, n := range []string{"copy", "copy2"} {
+		_, serr := os.Lstat(filepath.Join(root, n))
+		assert.Check(t, os.IsNotExist(serr), "%s: nothing copied from outside", n)
+	}
+}
+
+// fakeRPMTools puts fake rpm2cpio and cpio on PATH (this machine may have neither): each
+// chatters on stderr (and cpio on stdout) while the payload streams through the pipe, as the
+// real ones do with warnings; then each exits with its given status.
+func fakeRPMTools(t *testing.T, r2cBody, cpioBody string) {
+	t.Helper()
+	dir := t.TempDir()
+	assert.NilError(t, os.WriteFile(filepath.Join(dir, "rpm2cpio"), []byte("#!/bin/sh\n"+r2cBody), 0o755))
+	assert.NilError(t, os.WriteFile(filepath.Join(dir, "cpio"), []byte("#!/bin/sh\n"+cpioBody), 0o755))
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+}
+
+// Found by review: rpmExtract gave one tail buffer to rpm2cpio's stderr and to cpio's
+// stdout and stderr: two processes, two output copiers writing it at once, a data race that
+// `go test -race` reports here (and an error quoting the other tool's lines). Each tool now
+// has its own buffer, and its error quotes its own output.
+func TestRPMExtractOutputs(t *testing.T) {
+	a, _, _ := testApp("linux", "amd64")
+	chatter := func(who string) string {
+		return fmt.Sprintf("i=0; while [ $i -lt 200 ]; do echo \"%s warning $i\" >&2; i=$((i+1)); done\n", who)
+	}
+	t.Run("both succeed", func(t *testing.T) {
+		fakeRPMTools(t,
+			chatter("rpm2cpio")+"echo payload\n",
+			chatter("cpio")+"cat > extracted; echo \"1 block\"\n")
+		root := t.TempDir()
+		assert.NilError(t, a.rpmExtract(context.Background(), "app.rpm", root))
+		b, err := os.ReadFile(filepath.Join(root, "extracted"))
+		assert.NilError(t, err)
+		assert.Equal(t, string(b), "payload\n", "cpio runs in root, reading rpm2cpio's output")
+	})
+	t.Run("rpm2cpio fails", func(t *testing.T) {
+		fakeRPMTools(t,
+			chatter("rpm2cpio")+"echo 'rpm2cpio: app.rpm: not an rpm package' >&2\nexit 1\n",
+			chatter("cpio")+"cat > /dev/null\n")
+		err := a.rpmExtract(context.Background(), "app.rpm", t.TempDir())
+		assert.Error(t, err, "rpm2cpio: exit status 1: rpm2cpio warning 198 | rpm2cpio warning 199 | rpm2cpio: app.rpm: not an rpm package")
+	})
+	t.Run("cpio fails", func(t *testing.T) {
+		fakeRPMTools(t,
+			chatter("rpm2cpio")+"echo payload\n",
+			chatter("cpio")+"cat > /dev/null\necho 'cpio: bad magic' >&2\nexit 2\n")
+		err := a.rpmExtract(context.Background(), "app.rpm", t.TempDir())
+		assert.Error(t, err, "cpio -idm: exit status 2: cpio warning 198 | cpio warning 199 | cpio: bad magic")
+	})
+	t.Run("both fail", func(t *testing.T) {
+		fakeRPMTools(t,
+			chatter("rpm2cpio")+"echo 'rpm2cpio: app.rpm: not an rpm package' >&2\nexit 1\n",
+			chatter("cpio")+"cat > /dev/null\necho 'cpio: premature end of archive' >&2\nexit 2\n")
+		err := a.rpmExtract(context.Background(), "app.rpm", t.TempDir())
+		assert.Error(t, err, "rpm2cpio: exit status 1: rpm2cpio warning 198 | rpm2cpio warning 199 | rpm2cpio: app.rpm: not an rpm package; "+
+			"cpio -idm: exit status 2: cpio warning 198 | cpio warning 199 | cpio: premature end of archive")
+	})
+}
+
+// TestRPMExtractCpioDiesEarly: found while fixing the race: the runner kept its own copy of
+// the pipe's read end open, so when cpio died without reading, rpm2cpio blocked on the full
+// pipe, past the context's end too (with no WaitDelay, Wait waited for the blocked writer's
+// stderr): forever. With only the children holding the pipe, rpm2cpio gets EPIPE at once.
+func TestRPMExtractCpioDiesEarly(t *testing.T) {
+	a, _, _ := testApp("linux", "amd64")
+	// 4 MiB is far beyond any pipe buffer: rpm2cpio cannot finish unless the write fails.
+	fakeRPMTools(t, "exec head -c 4194304 /dev/zero\n", "echo 'cpio: bad magic' >&2\nexit 2\n")
+	// Generous: the answer takes milliseconds; the deadline only bounds the hang this catches
+	// (the WaitDelay then ends the wait 5 s later).
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := a.rpmExtract(ctx, "app.rpm", t.TempDir())
+	took := time.Since(start)
+	assert.Check(t, took < 15*time.Second, "took %s", took)
+	assert.ErrorContains(t, err, "cpio -idm: exit status 2: cpio: bad magic")
+}
+
+// TestExtractRefusesBombs: an output that unpacks past the byte or member cap is refused with
+// an error naming the member, for zip and tar alike (the caps are lowered for the test; the
+// real ones are 16 GiB and 2^20 members).
+func TestExtractRefusesBombs(t *testing.T) {
+	bytesCap, membersCap := maxExtractBytes, maxExtractMembers
+	t.Cleanup(func() { maxExtractBytes, maxExtractMembers = bytesCap, membersCap })
+	big := []member{
+		{name: "a.bin", mode: 0o644, body: strings.Repeat("x", 600)},
+		{name: "b.bin", mode: 0o644, body: strings.Repeat("x", 600)},
+	}
+	many := []member{{name: "d/", mode: fs.ModeDir | 0o755}, {name: "d/1", mode: 0o644, body: "1"}, {name: "d/2", mode: 0o644, body: "2"}}
+	for _, tc := range []struct {
+		name    string
+		extract func(string, string) error
+		write   func(*testing.T, []member) string
+	}{{"zip", extractZip, writeZip}, {"tar.gz", extractTarGz, writeTarGz}} {
+		t.Run(tc.name, func(t *testing.T) {
+			maxExtractBytes, maxExtractMembers = 1000, membersCap
+			err := tc.extract(tc.write(t, big), filepath.Join(t.TempDir(), "x"))
+			assert.ErrorContains(t, err, `"b.bin"`)
+			assert.ErrorContains(t, err, "not an app output")
+
+			maxExtractBytes, maxExtractMembers = bytesCap, 2
+			err = tc.extract(tc.write(t, many), filepath.Join(t.TempDir(), "x"))
+			assert.ErrorContains(t, err, `"d/2": more than 2 members`)
+
+			maxExtractBytes, maxExtractMembers = 1200, 3 // exactly at both caps: fine
+			assert.NilError(t, tc.extract(tc.write(t, big), filepath.Join(t.TempDir(), "x")))
+		})
+	}
 }

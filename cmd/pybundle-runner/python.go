@@ -203,6 +203,10 @@ func findPython(ctx context.Context, goos, given string, p pin, wantArch, target
 		what, strings.Join(tried, "; "), installHint(goos, p))
 }
 
+// probeWaitDelay is how long the probe waits for a python's stdout to close once the python
+// exited or was killed: the answer is one line, already in the pipe by then.
+const probeWaitDelay = time.Second
+
 // probePython runs argv with probeScript.
 func probePython(ctx context.Context, argv []string) (pythonInfo, error) {
 	path, err := exec.LookPath(argv[0])
@@ -215,7 +219,17 @@ func probePython(ctx context.Context, argv []string) (pythonInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, append(append([]string{}, argv[1:]...), "-c", probeScript)...)
+	// On the deadline kill the whole group: a wrapper (pyenv shim, a script) dies with its
+	// python. A child that left the group may still hold stdout: WaitDelay stops waiting for
+	// the pipe probeWaitDelay after the deadline, or after the python exited.
+	inOwnGroup(cmd)
+	cmd.WaitDelay = probeWaitDelay
 	out, err := cmd.Output()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		// The python exited successfully (Wait reports ErrWaitDelay only then) and what it
+		// printed is read; only a lingering child's copy of stdout was given up on.
+		err = nil
+	}
 	if err != nil {
 		msg := err.Error()
 		var ee *exec.ExitError

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"gotest.tools/v3/assert"
 )
@@ -230,4 +233,80 @@ func TestFindPythonOnFakePath(t *testing.T) {
 		assert.DeepEqual(t, got.Argv, []string{"py", "-3.13"})
 		assert.DeepEqual(t, got.invocation(), []string{filepath.Join(dir, "py"), "-3.13"})
 	})
+}
+
+// holdingPython writes a fake python whose child keeps the probe's stdout open long after the
+// deadline, and records the child's pid (for cleanup, and only that pid is killed). body is
+// what the script does after starting the child.
+func holdingPython(t *testing.T, child, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "child.pid")
+	p := filepath.Join(dir, "python")
+	script := fmt.Sprintf("#!/bin/sh\n%s sleep 30 &\necho $! > %q\n%s\n", child, pidFile, body)
+	assert.NilError(t, os.WriteFile(p, []byte(script), 0o755))
+	t.Cleanup(func() {
+		b, err := os.ReadFile(pidFile)
+		if err != nil {
+			return
+		}
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+			if proc, err := os.FindProcess(pid); err == nil {
+				_ = proc.Kill() // the sleeper this test started; gone already when the fix works
+			}
+		}
+	})
+	return p
+}
+
+// Found by review: the probe waited for the child's stdout with no exec.Cmd.WaitDelay, so a
+// python whose child keeps stdout open held the runner 30 s past a 0.5 s deadline (the child's
+// whole life, or forever). The probe now kills the whole process group on the deadline and
+// gives up on the pipes a second after: it returns within a few seconds of its deadline.
+func TestProbePythonHonoursDeadline(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("fake pythons are shell scripts")
+	}
+	for _, tc := range []struct{ name, child string }{
+		{"child in the group", ""},             // killed with the group
+		{"child in its own session", "setsid"}, // out of reach: WaitDelay gives up on the pipe
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.child != "" {
+				if _, err := exec.LookPath(tc.child); err != nil {
+					t.Skip("no " + tc.child)
+				}
+			}
+			py := holdingPython(t, tc.child, "sleep 30")
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			_, err := probePython(ctx, []string{py})
+			took := time.Since(start)
+			// Deadline 0.5 s, WaitDelay 1 s: 1.5 s expected; 5 s leaves room for a loaded machine
+			// and is still far from the 30 s the child holds the pipe.
+			assert.Check(t, took < 5*time.Second, "probe took %s past a 0.5 s deadline", took)
+			assert.ErrorContains(t, err, "did not run")
+		})
+	}
+}
+
+// Found by review (same fault, no deadline at all): a python that answers and exits but
+// leaves a daemon holding stdout made the probe wait for the daemon. The answer it printed
+// is used once the process has exited and the pipe is given up on.
+func TestProbePythonAnswerWithLingeringChild(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("fake pythons are shell scripts")
+	}
+	if _, err := exec.LookPath("setsid"); err != nil {
+		t.Skip("no setsid")
+	}
+	py := holdingPython(t, "setsid", fmt.Sprintf("echo \"pybundle-python 3.13.5 %s /usr/bin/python3.13\"\nexit 0", hostMachine()))
+	start := time.Now()
+	info, err := probePython(context.Background(), []string{py})
+	took := time.Since(start)
+	assert.Check(t, took < 5*time.Second, "probe took %s", took)
+	assert.NilError(t, err)
+	assert.Equal(t, info.Version, version{3, 13, 5})
+	assert.Equal(t, info.Executable, "/usr/bin/python3.13")
 }
