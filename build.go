@@ -145,7 +145,7 @@ func (m *Pybundle) Verify(
 	// +optional
 	modules []string,
 ) (string, error) {
-	b, err := m.checking(platform, mode, name, modules, "")
+	b, err := m.checking(platform, mode, name, modules, "", nil)
 	if err != nil {
 		return "", err
 	}
@@ -188,8 +188,12 @@ func (m *Pybundle) Health(
 	// Hold the port with another listener first: reproduces a port conflict as met in the field.
 	// +optional
 	occupyPort bool,
+	// How the backend is probed, as KEY=VALUE build options (README: Configuration), e.g.
+	// health-path=/healthz, port-args=none, port-env=BACKEND_PORT, health-env=MODE=test, warmup=/api/items.
+	// +optional
+	option []string,
 ) (string, error) {
-	b, err := m.checking(platform, mode, name, nil, budget)
+	b, err := m.checking(platform, mode, name, nil, budget, option)
 	if err != nil {
 		return "", err
 	}
@@ -241,7 +245,7 @@ func (m *Pybundle) HealthFromSource(
 	for _, f := range b.Files { // a module or app entry starts from the generated launcher
 		ctr = ctr.WithNewFile(path.Join(srcDir, f.Name), string(f.Data))
 	}
-	opts := health.Options{Artifact: m.Installer.python(), Args: []string{b.Spec.Entry}, Budget: b.Budget, Runs: max(runs, 1), Dir: srcDir}
+	opts := b.Probe.Apply(health.Options{Artifact: m.Installer.python(), Args: []string{b.Spec.Entry}, Budget: b.Budget, Runs: max(runs, 1), Dir: srcDir})
 	var res health.Result
 	if _, err := runProbe(ctx, ctr, "health", opts, &res); err != nil {
 		return "", &diagnose.Error{Stage: "health", Target: host.String(), File: b.Spec.Entry, Reason: err.Error()}
@@ -560,12 +564,14 @@ func (m *Pybundle) requirements(p *planned) *dagger.File {
 }
 
 // checking is the Build the verify and health functions check, from their arguments.
-func (m *Pybundle) checking(platform string, mode Mode, name string, modules []string, budget string) (plan.Build, error) {
+func (m *Pybundle) checking(platform string, mode Mode, name string, modules []string, budget string, option []string) (plan.Build, error) {
 	o := plan.Defaults()
-	if err := o.Apply(plan.Given("platforms", platform), plan.Given("mode", string(mode)), plan.Given("name", name), plan.Given("budget", budget)); err != nil {
+	args := append([]plan.Arg{plan.Given("platforms", platform), plan.Given("mode", string(mode)), plan.Given("name", name), plan.Given("budget", budget)},
+		plan.ParseAssignments(option)...)
+	if err := o.Apply(args...); err != nil {
 		return plan.Build{}, &diagnose.Error{Stage: "plan", Target: or(platform, plan.Names(o.Platforms)), Reason: err.Error()}
 	}
-	return plan.Checking(layout.Bundle{Target: o.Platforms[0], Name: o.Name, Mode: o.Mode}, modules, o.Budget)
+	return plan.Checking(layout.Bundle{Target: o.Platforms[0], Name: o.Name, Mode: o.Mode}, modules, o)
 }
 
 // compiled is one target's PyInstaller output and the builder that made it.

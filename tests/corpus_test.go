@@ -31,6 +31,7 @@ func TestCorpus(t *testing.T) {
 		{"templates-static", "run.py", []string{`"web/templates/index.html"`}},
 		{"sqlalchemy-migrations", "main.py", []string{`"migrations/env.py"`}},
 		{"settings-env", "main.py", []string{`".env"`}},
+		{"env-port", "service.py", []string{`healthy on /healthz after`}},
 		{"torch-ml", "main.py", []string{`"python3-torch"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

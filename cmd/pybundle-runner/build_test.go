@@ -316,7 +316,7 @@ func TestBuildHealth(t *testing.T) {
 	assert.Assert(t, e.StartupMS != nil && *e.StartupMS > 0, "start-up time measured")
 	h := e.Checks[len(e.Checks)-1]
 	assert.Equal(t, h.Name, "health")
-	assert.Assert(t, h.OK && strings.HasPrefix(h.Detail, "first 200 after "), h.Detail)
+	assert.Assert(t, h.OK && strings.HasPrefix(h.Detail, "healthy after "), h.Detail)
 	assert.Assert(t, strings.Contains(stdout.String(), " ms "), stdout.String())
 
 	// A backend that dies during start-up: tracing it from source finds out first, before

@@ -14,14 +14,19 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
 // Defaults applied by Probe to zero Options fields.
 const (
-	DefaultPath   = "/api/health"
-	DefaultBudget = 5 * time.Second
+	DefaultPath = "/api/health"
+	// PortPlaceholder is replaced by the port in PortArgs.
+	PortPlaceholder = "{port}"
+	DefaultBudget   = 5 * time.Second
 	// DefaultWarmUpBudget bounds one warm-up request: a first call may load a model.
 	DefaultWarmUpBudget   = 60 * time.Second
 	DefaultInterval       = 20 * time.Millisecond
@@ -30,16 +35,31 @@ const (
 	logTailLines          = 20
 )
 
+// DefaultPortArgs and DefaultPortEnv are how a backend is told its port unless said otherwise:
+// what the Electron side of the seed plan does (--port N, and APP_PORT), plus PORT, which
+// most hosting conventions (and uvicorn-style launchers) read.
+var (
+	DefaultPortArgs = []string{"--port", PortPlaceholder}
+	DefaultPortEnv  = []string{"PORT", "APP_PORT"}
+)
+
 // Options says what to start and how to judge it.
 type Options struct {
 	// Artifact is the executable to start.
 	Artifact string `json:"artifact"`
-	// Args come before the "--port N" that Probe appends.
+	// Args come before the PortArgs.
 	Args []string `json:"args,omitempty"`
+	// PortArgs tell the backend its port on the command line: appended after Args with every
+	// PortPlaceholder replaced (default DefaultPortArgs). PortEnvOnly passes none, for a
+	// backend that reads its port from the environment and rejects arguments it does not know.
+	PortArgs    []string `json:"port_args,omitempty"`
+	PortEnvOnly bool     `json:"port_env_only,omitempty"`
+	// PortEnv are the environment variables set to the port (default DefaultPortEnv).
+	PortEnv []string `json:"port_env,omitempty"`
 	// Dir is the working directory to start it in ("" = the probe's own).
 	Dir string `json:"dir,omitempty"`
-	// Env is added to the inherited environment (before APP_PORT and PORT,
-	// which Probe sets and which therefore win).
+	// Env is added to the inherited environment (before the PortEnv variables, which Probe
+	// sets and which therefore win).
 	Env []string `json:"env,omitempty"`
 	// Port to serve on; 0 picks a free one per run.
 	Port int `json:"port,omitempty"`
@@ -75,8 +95,8 @@ type Options struct {
 
 // Run is one successful start-up.
 type Run struct {
-	// StartupMS is the time from just before process start to the first 200
-	// whose JSON body has "status": "ok", in milliseconds (0.1 ms resolution).
+	// StartupMS is the time from just before process start to the first healthy answer (2xx,
+	// and no JSON "status" saying otherwise), in milliseconds (0.1 ms resolution).
 	StartupMS float64 `json:"startup_ms"`
 	// Polls counts the requests made, the healthy one included.
 	Polls int `json:"polls"`
@@ -98,7 +118,9 @@ type WarmUp struct {
 // Result is what Probe found. Field order is fixed so the JSON is deterministic.
 type Result struct {
 	Artifact string `json:"artifact"`
-	OK       bool   `json:"ok"`
+	// Path is the health path polled.
+	Path string `json:"path,omitempty"`
+	OK   bool   `json:"ok"`
 	// Reason is why it failed, empty when OK.
 	Reason string `json:"reason,omitempty"`
 	// Runs holds the successful start-ups, in order; a failure stops the series.
@@ -130,7 +152,7 @@ func (r Result) Err() error {
 // first in that case).
 func Probe(ctx context.Context, o Options) (Result, error) {
 	o, err := o.withDefaults()
-	r := Result{Artifact: o.Artifact, Emulated: o.Emulated, BudgetMS: ms(o.effectiveBudget()), Runs: []Run{}}
+	r := Result{Artifact: o.Artifact, Path: o.Path, Emulated: o.Emulated, BudgetMS: ms(o.effectiveBudget()), Runs: []Run{}}
 	if err != nil {
 		return r, err
 	}
@@ -173,6 +195,18 @@ func (o Options) withDefaults() (Options, error) {
 	if o.EmulatedFactor == 0 {
 		o.EmulatedFactor = DefaultEmulatedFactor
 	}
+	if len(o.PortArgs) == 0 && !o.PortEnvOnly {
+		o.PortArgs = DefaultPortArgs
+	}
+	if o.PortEnvOnly {
+		o.PortArgs = nil
+	}
+	if len(o.PortEnv) == 0 {
+		o.PortEnv = DefaultPortEnv
+	}
+	if err := CheckPortSettings(o.PortArgs, o.PortEnv, o.PortEnvOnly); err != nil {
+		return o, fmt.Errorf("health %s: %w", o.Artifact, err)
+	}
 	switch {
 	case o.Artifact == "":
 		return o, errors.New("health: no artifact given")
@@ -184,6 +218,49 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("health %s: negative budget, interval, grace or runs, or emulation factor below 1", o.Artifact)
 	}
 	return o, nil
+}
+
+// CheckPortSettings refuses port settings that cannot tell a backend its port: arguments
+// without the placeholder (every start would get the same, fixed port) and variable names a
+// shell could not export.
+func CheckPortSettings(args, env []string, envOnly bool) error {
+	if !envOnly && !slices.ContainsFunc(args, func(a string) bool { return strings.Contains(a, PortPlaceholder) }) {
+		return fmt.Errorf("port arguments %q name no %s", strings.Join(args, " "), PortPlaceholder)
+	}
+	for _, name := range env {
+		if !isEnvName(name) {
+			return fmt.Errorf("port variable %q: want a name such as PORT", name)
+		}
+	}
+	return nil
+}
+
+// isEnvName reports whether s is a portable environment variable name.
+func isEnvName(s string) bool {
+	for i, r := range s {
+		if r != '_' && (r < 'A' || r > 'Z') && (r < 'a' || r > 'z') && (i == 0 || r < '0' || r > '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// portArgs are the PortArgs for port.
+func (o Options) portArgs(port int) []string {
+	out := make([]string, len(o.PortArgs))
+	for i, a := range o.PortArgs {
+		out[i] = strings.ReplaceAll(a, PortPlaceholder, strconv.Itoa(port))
+	}
+	return out
+}
+
+// portEnv are the PortEnv assignments for port.
+func (o Options) portEnv(port int) []string {
+	out := make([]string, len(o.PortEnv))
+	for i, name := range o.PortEnv {
+		out[i] = name + "=" + strconv.Itoa(port)
+	}
+	return out
 }
 
 // warmUpBudget bounds one warm-up request, emulation included.

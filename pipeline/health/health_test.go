@@ -3,6 +3,7 @@
 package health
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -39,6 +40,38 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// fakePort reads the port the way FAKE_PORT says, and refuses anything else as a strict
+// argument parser would: "" (default) wants exactly "--port N" last and APP_PORT=PORT=N;
+// "env:NAME" wants no arguments at all and the port in $NAME; "bind" wants exactly one
+// argument "--bind=127.0.0.1:N".
+func fakePort(args []string) (string, bool) {
+	how := os.Getenv("FAKE_PORT")
+	switch {
+	case strings.HasPrefix(how, "env:"):
+		if len(args) > 0 {
+			fmt.Fprintf(os.Stderr, "error: unrecognized arguments: %s\n", strings.Join(args, " "))
+			return "", false
+		}
+		return os.Getenv(strings.TrimPrefix(how, "env:")), true
+	case how == "bind":
+		if p, ok := strings.CutPrefix(strings.Join(args, " "), "--bind=127.0.0.1:"); ok && len(args) == 1 {
+			return p, true
+		}
+		fmt.Fprintf(os.Stderr, "usage: fake --bind=127.0.0.1:N (got %q)\n", args)
+		return "", false
+	}
+	if len(args) < 2 || args[len(args)-2] != "--port" {
+		fmt.Fprintf(os.Stderr, "usage: fake --port N (got %q)\n", args)
+		return "", false
+	}
+	port := args[len(args)-1]
+	if os.Getenv("APP_PORT") != port || os.Getenv("PORT") != port {
+		fmt.Fprintf(os.Stderr, "APP_PORT=%s PORT=%s, want %s\n", os.Getenv("APP_PORT"), os.Getenv("PORT"), port)
+		return "", false
+	}
+	return port, true
+}
+
 // fakeBackend stands in for the PyInstaller executable:
 //
 //	FAKE_SLEEP=d        start-up work before listening
@@ -50,18 +83,14 @@ func TestMain(m *testing.M) {
 //	FAKE_MEI=mode       create $TMPDIR/_MEIxxxxxx ("leak": keep it on exit,
 //	                    "clean": remove it on SIGTERM, as the bootloader does)
 //	FAKE_MARKER=path    write path when started (proves whether it ran)
+//	FAKE_PORT=how       how it takes its port (see fakePort)
+//	FAKE_HEALTH_PATH=p  answer health on p instead of /api/health
 func fakeBackend() int {
 	if m := os.Getenv("FAKE_MARKER"); m != "" {
 		_ = os.WriteFile(m, nil, 0o644)
 	}
-	args := os.Args[1:]
-	if len(args) < 2 || args[len(args)-2] != "--port" {
-		fmt.Fprintf(os.Stderr, "usage: fake --port N (got %q)\n", args)
-		return 64
-	}
-	port := args[len(args)-1]
-	if os.Getenv("APP_PORT") != port || os.Getenv("PORT") != port {
-		fmt.Fprintf(os.Stderr, "APP_PORT=%s PORT=%s, want %s\n", os.Getenv("APP_PORT"), os.Getenv("PORT"), port)
+	port, ok := fakePort(os.Args[1:])
+	if !ok {
 		return 64
 	}
 	var mei string
@@ -109,7 +138,8 @@ func fakeBackend() int {
 		status, code = "starting", http.StatusServiceUnavailable
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/api/health", func(w http.ResponseWriter, r *http.Request) {
+	healthPath := cmp.Or(os.Getenv("FAKE_HEALTH_PATH"), "/api/health")
+	mux.HandleFunc(healthPath, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
 		json.NewEncoder(w).Encode(map[string]any{"status": status, "version": "1.0.0", "frozen": true})
@@ -206,6 +236,46 @@ func TestProbeFixedPortAndArgs(t *testing.T) {
 	o.Args = []string{"--log-level", "warning"} // before --port, which the fake insists is last
 	r := probe(t, o)
 	assert.Assert(t, r.OK, "%+v", r)
+}
+
+// TestProbePortSettings: the port is handed over as the backend wants it, including a backend
+// that reads it only from the environment and rejects every argument; a health path of its own.
+func TestProbePortSettings(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    Options
+		env  []string
+		ok   bool
+	}{
+		{"environment only", Options{PortEnvOnly: true, PortEnv: []string{"BACKEND_PORT"}}, []string{"FAKE_PORT=env:BACKEND_PORT"}, true},
+		{"environment only, default variables", Options{PortEnvOnly: true}, []string{"FAKE_PORT=env:PORT"}, true},
+		{"argument template", Options{PortArgs: []string{"--bind=127.0.0.1:{port}"}}, []string{"FAKE_PORT=bind"}, true},
+		{"health path", Options{Path: "/healthz"}, []string{"FAKE_HEALTH_PATH=/healthz"}, true},
+		// Failing counterparts: the default --port argument is refused by a strict parser, and
+		// the default path is not served.
+		{"strict parser given --port", Options{}, []string{"FAKE_PORT=env:PORT"}, false},
+		{"wrong health path", Options{}, []string{"FAKE_HEALTH_PATH=/healthz"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := fake(tc.env...)
+			o.PortArgs, o.PortEnvOnly, o.PortEnv, o.Path = tc.o.PortArgs, tc.o.PortEnvOnly, tc.o.PortEnv, tc.o.Path
+			o.Budget = 2 * time.Second
+			start := time.Now()
+			r, err := Probe(context.Background(), o)
+			assert.NilError(t, err)
+			assert.Equal(t, r.OK, tc.ok, "%+v", r)
+			assert.Assert(t, time.Since(start) < 8*time.Second)
+		})
+	}
+}
+
+func TestCheckPortSettings(t *testing.T) {
+	assert.NilError(t, CheckPortSettings(DefaultPortArgs, DefaultPortEnv, false))
+	assert.NilError(t, CheckPortSettings(nil, []string{"UVICORN_PORT"}, true))
+	assert.ErrorContains(t, CheckPortSettings([]string{"--port", "8000"}, nil, false), "name no {port}")
+	assert.ErrorContains(t, CheckPortSettings(nil, []string{"9PORT"}, true), `"9PORT"`)
+	assert.ErrorContains(t, CheckPortSettings(nil, []string{"A=B"}, true), `"A=B"`)
+	assert.ErrorContains(t, CheckPortSettings(nil, []string{""}, true), `""`)
 }
 
 func TestProbeFailures(t *testing.T) {

@@ -43,7 +43,7 @@ func probeOnce(ctx context.Context, o Options) (attempt, error) {
 		return a, nil
 	}
 
-	env := append(append(os.Environ(), o.Env...), "APP_PORT="+strconv.Itoa(port), "PORT="+strconv.Itoa(port))
+	env := append(append(os.Environ(), o.Env...), o.portEnv(port)...)
 	meiBefore := meiDirs(env)
 	logs := newRing(logTailLines, o.Output)
 	// Our own pipe instead of letting os/exec copy: Wait then returns when the
@@ -65,7 +65,7 @@ func probeOnce(ctx context.Context, o Options) (attempt, error) {
 		pr.Close()
 	}
 
-	cmd := exec.Command(o.Artifact, append(append([]string(nil), o.Args...), "--port", strconv.Itoa(port))...)
+	cmd := exec.Command(o.Artifact, append(append([]string(nil), o.Args...), o.portArgs(port)...)...)
 	cmd.Env, cmd.Dir = env, o.Dir
 	cmd.Stdout, cmd.Stderr = pw, pw
 	setProcessGroup(cmd)

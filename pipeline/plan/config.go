@@ -86,6 +86,11 @@ func ReadConfig(dir string) ([]Arg, error) {
 // ParseConfig reads the [tool.pybundle] table of a pyproject.toml's text.
 func ParseConfig(text []byte) ([]Arg, error) {
 	var doc struct {
+		Project struct {
+			Name        any `toml:"name"`
+			Version     any `toml:"version"`
+			Description any `toml:"description"`
+		} `toml:"project"`
 		Tool struct {
 			Pybundle map[string]any `toml:"pybundle"`
 		} `toml:"tool"`
@@ -93,12 +98,23 @@ func ParseConfig(text []byte) ([]Arg, error) {
 	if _, err := toml.Decode(string(text), &doc); err != nil {
 		return nil, fmt.Errorf("not valid TOML: %v", err)
 	}
+	// [project] gives the release metadata's defaults; [tool.pybundle] comes after, so its
+	// keys override them. A non-string there is the project's own business (PEP 621 tools
+	// report it), not a reason to fail a build.
+	var args []Arg
+	for _, kv := range []struct {
+		key string
+		v   any
+	}{{"product-name", doc.Project.Name}, {"version", doc.Project.Version}, {"description", doc.Project.Description}} {
+		if s, ok := kv.v.(string); ok && strings.TrimSpace(s) != "" {
+			args = append(args, Arg{Key: kv.key, Values: []string{s}})
+		}
+	}
 	keys := make([]string, 0, len(doc.Tool.Pybundle))
 	for k := range doc.Tool.Pybundle {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var args []Arg
 	var errs []error
 	for _, k := range keys {
 		a, err := configArg(k, doc.Tool.Pybundle[k])

@@ -50,7 +50,19 @@ func TestParseConfig(t *testing.T) {
 	assert.Equal(t, o.Budget, 9*time.Second)
 	assert.Equal(t, o.Trace, false)
 
-	args, err = ParseConfig([]byte("[project]\nname = 'x'\n"))
+	args, err = ParseConfig([]byte("[project]\nname = 'x'\ndynamic = ['version']\ndescription = 'Inventory API'\n"))
+	assert.NilError(t, err)
+	assert.DeepEqual(t, args, []Arg{{Key: "product-name", Values: []string{"x"}}, {Key: "description", Values: []string{"Inventory API"}}})
+
+	// [tool.pybundle] overrides [project]; a [project] value of another type is ignored.
+	args, err = ParseConfig([]byte("[project]\nname = 'x'\nversion = 2\n[tool.pybundle]\nproduct-name = 'X Pro'\nversion = '1.2.3'\n"))
+	assert.NilError(t, err)
+	o = Defaults()
+	assert.NilError(t, o.Apply(args...))
+	assert.Equal(t, o.ProductName, "X Pro")
+	assert.Equal(t, o.Version, "1.2.3")
+
+	args, err = ParseConfig([]byte("[tool.black]\nline-length = 99\n"))
 	assert.NilError(t, err)
 	assert.Equal(t, len(args), 0, "no table: nothing configured")
 }

@@ -93,7 +93,10 @@ func healthCheck(h *health.Result, skipped bool) report.Check {
 	case !h.OK:
 		return report.Check{Name: CheckHealth, OK: false, Detail: h.Reason}
 	}
-	detail := fmt.Sprintf("first 200 after %.0f ms (budget %.0f ms)", h.MedianMS, h.BudgetMS)
+	detail := fmt.Sprintf("healthy after %.0f ms (budget %.0f ms)", h.MedianMS, h.BudgetMS)
+	if h.Path != "" && h.Path != health.DefaultPath {
+		detail = fmt.Sprintf("healthy on %s after %.0f ms (budget %.0f ms)", h.Path, h.MedianMS, h.BudgetMS)
+	}
 	if len(h.Runs) > 0 {
 		for _, w := range h.Runs[0].WarmUp {
 			detail += fmt.Sprintf("; warm-up GET %s: %d in %.0f ms", w.Path, w.Status, w.MS)

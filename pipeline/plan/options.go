@@ -3,12 +3,15 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pybundle/pybundle/pipeline/collect"
+	"github.com/pybundle/pybundle/pipeline/health"
 	"github.com/pybundle/pybundle/pipeline/layout"
 	"github.com/pybundle/pybundle/pipeline/source"
 	"github.com/pybundle/pybundle/pipeline/spec"
@@ -49,6 +52,38 @@ type Options struct {
 	Slim bool `json:"slim"`
 	// Budget is the longest acceptable time to a healthy /api/health on a native start.
 	Budget time.Duration `json:"budget"`
+
+	// How the backend is started and judged healthy, from source (tracing) and frozen alike.
+	// HealthPath is polled; PortArgs (with health.PortPlaceholder) tell it its port on the
+	// command line unless PortEnvOnly; PortEnv are the variables set to the port; HealthEnv
+	// are extra KEY=VALUE variables for those runs (a test database, a setting).
+	HealthPath  string   `json:"health_path"`
+	PortArgs    []string `json:"port_args"`
+	PortEnvOnly bool     `json:"port_env_only"`
+	PortEnv     []string `json:"port_env"`
+	HealthEnv   []string `json:"health_env"`
+
+	// PyInstaller pass-throughs for installed packages (the backend's own code and data are
+	// collected anyway): their data files, everything of them, their metadata; extra
+	// binaries of the source (SRC:DEST); modules left out.
+	CollectData  []string    `json:"collect_data"`
+	CollectAll   []string    `json:"collect_all"`
+	CopyMetadata []string    `json:"copy_metadata"`
+	Binaries     []spec.Data `json:"binaries"`
+	Excludes     []string    `json:"excludes"`
+
+	// Release metadata. ProductName, Version and Description default to the [project] table
+	// of pyproject.toml; with a version, Windows builds carry a version resource made of them.
+	ProductName string `json:"product_name"`
+	Version     string `json:"version"`
+	Description string `json:"description"`
+	Company     string `json:"company"`
+	Copyright   string `json:"copyright"`
+	// Icon is a source file (.ico for Windows, .icns for macOS).
+	Icon string `json:"icon"`
+	// CodesignIdentity and Entitlements (a source file) sign macOS builds.
+	CodesignIdentity string `json:"codesign_identity"`
+	Entitlements     string `json:"entitlements"`
 }
 
 // Kind is the type of a Key's value.
@@ -172,6 +207,172 @@ var Keys = []Key{
 			o.Budget = d
 			return nil
 		}},
+}
+
+// moreKeys are the keys of how the backend is probed, PyInstaller's pass-throughs and the
+// release metadata (appended to Keys in init: one table, split for reading).
+var moreKeys = []Key{
+	{Name: "health-path", Kind: KindString, Default: health.DefaultPath,
+		Help: "URL path polled until it answers 2xx (tracing and health)",
+		set: func(o *Options, v string) error {
+			v = strings.TrimSpace(v)
+			if !strings.HasPrefix(v, "/") || strings.ContainsAny(v, " \t\r\n#") {
+				return fmt.Errorf("%q: want a URL path such as /api/health", v)
+			}
+			o.HealthPath = v
+			return nil
+		}},
+	{Name: "port-args", Kind: KindString, Default: strings.Join(health.DefaultPortArgs, " "),
+		Help: `how the backend is told its port on its command line, {port} replaced ("none": from the environment only, for a backend that rejects unknown arguments)`,
+		set: func(o *Options, v string) error {
+			o.PortArgs, o.PortEnvOnly = strings.Fields(v), strings.TrimSpace(v) == "none"
+			if o.PortEnvOnly {
+				o.PortArgs = nil
+			}
+			return health.CheckPortSettings(o.PortArgs, nil, o.PortEnvOnly)
+		}},
+	{Name: "port-env", Kind: KindList, Default: strings.Join(health.DefaultPortEnv, ","),
+		Help: "environment variables set to the port",
+		set: func(o *Options, v string) error {
+			names := splitList(v)
+			if err := health.CheckPortSettings(nil, names, true); err != nil {
+				return err
+			}
+			o.PortEnv = appendNew(o.PortEnv, names...)
+			return nil
+		},
+		reset: func(o *Options) { o.PortEnv = nil }},
+	{Name: "health-env", Kind: KindList,
+		Help: "extra KEY=VALUE environment for the backend's runs while tracing and in health (a test database, a setting)",
+		set: func(o *Options, v string) error {
+			for _, kv := range splitAssignments(v) {
+				name, _, ok := strings.Cut(kv, "=")
+				if !ok || health.CheckPortSettings(nil, []string{name}, true) != nil {
+					return fmt.Errorf("%q: want NAME=VALUE", kv)
+				}
+				o.HealthEnv = append(o.HealthEnv, kv)
+			}
+			return nil
+		},
+		reset: func(o *Options) { o.HealthEnv = nil }},
+	{Name: "collect-data", Kind: KindList,
+		Help: "installed packages whose data files are bundled (PyInstaller's collect_data_files)",
+		set:  moduleSetter(func(o *Options) *[]string { return &o.CollectData }), reset: func(o *Options) { o.CollectData = nil }},
+	{Name: "collect-all", Kind: KindList,
+		Help: "installed packages bundled whole: submodules, data, binaries, metadata (collect_all)",
+		set:  moduleSetter(func(o *Options) *[]string { return &o.CollectAll }), reset: func(o *Options) { o.CollectAll = nil }},
+	{Name: "copy-metadata", Kind: KindList,
+		Help: "distributions whose metadata is bundled (importlib.metadata.version, entry points; tracing finds most)",
+		set: func(o *Options, v string) error {
+			for _, d := range splitList(v) {
+				if !isDistName(d) {
+					return fmt.Errorf("%q: want a distribution name such as pydantic-core", d)
+				}
+				o.CopyMetadata = appendNew(o.CopyMetadata, d)
+			}
+			return nil
+		},
+		reset: func(o *Options) { o.CopyMetadata = nil }},
+	{Name: "binaries", Kind: KindList,
+		Help: "extra binaries of the source, SRC:DEST (found ones are bundled anyway; for one in an ignored folder)",
+		set: func(o *Options, v string) error {
+			for _, item := range splitList(v) {
+				d, err := collect.ParseData(item)
+				if err != nil {
+					return err
+				}
+				if !slices.Contains(o.Binaries, d) {
+					o.Binaries = append(o.Binaries, d)
+				}
+			}
+			return nil
+		},
+		reset: func(o *Options) { o.Binaries = nil }},
+	{Name: "excludes", Kind: KindList,
+		Help: "modules left out of the bundle (PyInstaller's excludes)",
+		set:  moduleSetter(func(o *Options) *[]string { return &o.Excludes }), reset: func(o *Options) { o.Excludes = nil }},
+	{Name: "product-name", Kind: KindString,
+		Help: "product name of the version resource (default: [project] name)",
+		set:  func(o *Options, v string) error { o.ProductName = strings.TrimSpace(v); return nil }},
+	{Name: "version", Kind: KindString,
+		Help: "version of the version resource, e.g. 1.4.2 (default: [project] version)",
+		set:  func(o *Options, v string) error { o.Version = strings.TrimSpace(v); return nil }},
+	{Name: "description", Kind: KindString,
+		Help: "file description of the version resource (default: [project] description)",
+		set:  func(o *Options, v string) error { o.Description = strings.TrimSpace(v); return nil }},
+	{Name: "company", Kind: KindString,
+		Help: "company name of the version resource",
+		set:  func(o *Options, v string) error { o.Company = strings.TrimSpace(v); return nil }},
+	{Name: "copyright", Kind: KindString,
+		Help: "legal copyright of the version resource",
+		set:  func(o *Options, v string) error { o.Copyright = strings.TrimSpace(v); return nil }},
+	{Name: "icon", Kind: KindString,
+		Help: "icon file of the source: .ico (Windows), .icns (macOS)",
+		set:  sourceFileSetter(func(o *Options) *string { return &o.Icon })},
+	{Name: "codesign-identity", Kind: KindString,
+		Help: "macOS: the identity PyInstaller signs the bundle with (a name in the runner's keychain)",
+		set:  func(o *Options, v string) error { o.CodesignIdentity = strings.TrimSpace(v); return nil }},
+	{Name: "entitlements", Kind: KindString,
+		Help: "macOS: entitlements file of the source for the signature",
+		set:  sourceFileSetter(func(o *Options) *string { return &o.Entitlements })},
+}
+
+func init() { Keys = append(Keys, moreKeys...) }
+
+// isDistName reports whether s is a distribution name as packaging allows it.
+func isDistName(s string) bool {
+	for _, r := range s {
+		if r != '-' && r != '_' && r != '.' && (r < '0' || r > '9') && (r < 'A' || r > 'Z') && (r < 'a' || r > 'z') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// sourceFileSetter sets a path of a source file, checked as a relative, local path (New checks
+// that the source has it).
+func sourceFileSetter(field func(*Options) *string) func(*Options, string) error {
+	return func(o *Options, v string) error {
+		if v = strings.TrimSpace(v); v == "" {
+			*field(o) = ""
+			return nil
+		}
+		if !filepath.IsLocal(filepath.FromSlash(v)) || strings.Contains(v, "\\") {
+			return fmt.Errorf("%q: want a file of the source, relative to it", v)
+		}
+		*field(o) = path.Clean(v)
+		return nil
+	}
+}
+
+// splitAssignments splits NAME=VALUE items given as one value: at newlines, and at a comma
+// only where a new NAME= follows, so a value may hold commas.
+func splitAssignments(v string) []string {
+	var out []string
+	for _, line := range strings.Split(v, "\n") {
+		start := 0
+		for i := 0; i < len(line); i++ {
+			if line[i] == ',' && assignmentAt(line[i+1:]) {
+				out = appendTrimmed(out, line[start:i])
+				start = i + 1
+			}
+		}
+		out = appendTrimmed(out, line[start:])
+	}
+	return out
+}
+
+// assignmentAt reports whether s starts with NAME=.
+func assignmentAt(s string) bool {
+	name, _, ok := strings.Cut(s, "=")
+	return ok && health.CheckPortSettings(nil, []string{strings.TrimSpace(name)}, true) == nil
+}
+
+func appendTrimmed(xs []string, s string) []string {
+	if s = strings.TrimSpace(s); s != "" {
+		xs = append(xs, s)
+	}
+	return xs
 }
 
 // KeyNamed returns the key called name.

@@ -78,6 +78,8 @@ type Build struct {
 	Spec   spec.Options
 	Budget time.Duration
 	WarmUp []string
+	// Probe is how the backend is started and judged healthy.
+	Probe Probe
 	// Files are written into the root of the source copy before PyInstaller runs: the spec,
 	// the runtime hook and, for a module or app entry, the launcher.
 	Files []File
@@ -185,6 +187,7 @@ func (p *Plan) decide() error {
 			Spec:       so,
 			Budget:     o.Budget,
 			WarmUp:     o.WarmUp,
+			Probe:      o.Probe(),
 			Files:      []File{{Name: so.SpecFileName(), Data: text}, {Name: spec.RuntimeHookFile, Data: hook}},
 		}
 		if l := p.Entry.Launcher(); l != nil {
@@ -252,12 +255,34 @@ func (b Build) VerifyOptions(distPath string, emulated bool) verify.Options {
 
 // HealthOptions are the health probe's settings for the bundle in distPath.
 func (b Build) HealthOptions(distPath string, emulated bool) health.Options {
-	return health.Options{
+	return b.Probe.Apply(health.Options{
 		Artifact: filepath.Join(distPath, filepath.FromSlash(b.Bundle.Rel())),
 		Budget:   b.Budget,
 		Emulated: emulated,
 		WarmUp:   b.WarmUp,
-	}
+	})
+}
+
+// Probe is how the backend is started and judged healthy: the same from source (tracing, the
+// benchmarks' baseline) and frozen (health), on every executor.
+type Probe struct {
+	Path        string
+	PortArgs    []string
+	PortEnvOnly bool
+	PortEnv     []string
+	Env         []string
+}
+
+// Probe is the options' Probe.
+func (o Options) Probe() Probe {
+	return Probe{Path: o.HealthPath, PortArgs: o.PortArgs, PortEnvOnly: o.PortEnvOnly, PortEnv: o.PortEnv, Env: o.HealthEnv}
+}
+
+// Apply sets the probe's settings in h (its Env added after h's own).
+func (p Probe) Apply(h health.Options) health.Options {
+	h.Path, h.PortArgs, h.PortEnvOnly, h.PortEnv = p.Path, p.PortArgs, p.PortEnvOnly, p.PortEnv
+	h.Env = append(slices.Clone(h.Env), p.Env...)
+	return h
 }
 
 func names(ts []target.Target) []string {
@@ -277,15 +302,17 @@ func (b Build) String() string {
 }
 
 // Checking is the Build of a bundle made elsewhere, for checking it alone (the module's
-// verify and health functions): its layout, the modules that must import in it, its budget.
-func Checking(b layout.Bundle, modules []string, budget time.Duration) (Build, error) {
+// verify and health functions): its layout, the modules that must import in it, and from the
+// options its budget and how it is probed.
+func Checking(b layout.Bundle, modules []string, o Options) (Build, error) {
 	if err := b.Validate(); err != nil {
 		return Build{}, &diagnose.Error{Stage: "plan", Target: b.Target.String(), Reason: err.Error()}
 	}
-	if budget <= 0 {
-		budget = Defaults().Budget
+	if o.Budget <= 0 {
+		o.Budget = Defaults().Budget
 	}
-	return Build{Bundle: b, Spec: spec.Options{Target: b.Target, Name: b.Name, Mode: b.Mode}, ImportCheck: modules, Budget: budget}, nil
+	return Build{Bundle: b, Spec: spec.Options{Target: b.Target, Name: b.Name, Mode: b.Mode}, ImportCheck: modules,
+		Budget: o.Budget, WarmUp: o.WarmUp, Probe: o.Probe()}, nil
 }
 
 func sortedSet(xs []string) []string {

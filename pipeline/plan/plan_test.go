@@ -31,7 +31,8 @@ var (
 func TestDefaults(t *testing.T) {
 	o := Defaults()
 	assert.DeepEqual(t, o, Options{Platforms: []target.Target{linuxAmd64}, Mode: layout.OneDir, Name: "peft_engine",
-		Slim: true, Budget: 5 * time.Second, Trace: true})
+		Slim: true, Budget: 5 * time.Second, Trace: true,
+		HealthPath: "/api/health", PortArgs: []string{"--port", "{port}"}, PortEnv: []string{"PORT", "APP_PORT"}})
 	assert.NilError(t, o.Validate())
 	// Every key has a setter that accepts its own default.
 	for _, k := range Keys {
@@ -174,16 +175,27 @@ func TestBuildCommands(t *testing.T) {
 	assert.Equal(t, b.VerifyOptions("/opt/app", true).Timeout, EmulatedVerifyTimeout)
 
 	h := b.HealthOptions("/opt/app", true)
-	assert.DeepEqual(t, h, health.Options{Artifact: filepath.Join("/opt/app", "engine"), Budget: 5 * time.Second, Emulated: true})
+	assert.DeepEqual(t, h, health.Options{Artifact: filepath.Join("/opt/app", "engine"), Budget: 5 * time.Second, Emulated: true,
+		Path: "/api/health", PortArgs: []string{"--port", "{port}"}, PortEnv: []string{"PORT", "APP_PORT"}})
 
-	d, err := Checking(layout.Bundle{Target: linuxAmd64, Name: "peft_engine", Mode: layout.OneDir}, []string{"x"}, 0)
+	// How the backend is probed comes from the options, for tracing and health alike.
+	o = Defaults()
+	assert.NilError(t, o.Apply(ParseAssignments([]string{"health-path=/healthz", "port-args=none", "port-env=SVC_PORT",
+		"health-env=DB_URL=sqlite:///x.db,MODE=a,b"})...))
+	h = Build{Probe: o.Probe()}.HealthOptions("/opt", false)
+	assert.Equal(t, h.Path, "/healthz")
+	assert.Assert(t, h.PortEnvOnly && h.PortArgs == nil)
+	assert.DeepEqual(t, h.PortEnv, []string{"SVC_PORT"})
+	assert.DeepEqual(t, h.Env, []string{"DB_URL=sqlite:///x.db", "MODE=a,b"})
+
+	d, err := Checking(layout.Bundle{Target: linuxAmd64, Name: "peft_engine", Mode: layout.OneDir}, []string{"x"}, Options{})
 	assert.NilError(t, err)
 	v = d.VerifyOptions("/opt/app", false)
 	assert.Equal(t, v.Artifact, filepath.Join("/opt/app", "peft_engine", "peft_engine"))
 	assert.Equal(t, v.Bundle, filepath.Join("/opt/app", "peft_engine"))
 	assert.DeepEqual(t, v.Modules, []string{"x"})
 	assert.Equal(t, d.Budget, 5*time.Second)
-	_, err = Checking(layout.Bundle{Target: linuxAmd64, Name: "../x", Mode: layout.OneDir}, nil, 0)
+	_, err = Checking(layout.Bundle{Target: linuxAmd64, Name: "../x", Mode: layout.OneDir}, nil, Options{})
 	assert.ErrorContains(t, err, `name "../x"`)
 }
 
@@ -206,7 +218,10 @@ func TestEntry(t *testing.T) {
 	assert.Equal(t, e.OwnModules, len(p.Collection.Modules))
 	assert.Equal(t, e.Data.Files, 1)
 	last := e.Checks[len(e.Checks)-1]
-	assert.DeepEqual(t, last, report.Check{Name: CheckHealth, OK: true, Detail: "first 200 after 812 ms (budget 5000 ms)"})
+	assert.DeepEqual(t, last, report.Check{Name: CheckHealth, OK: true, Detail: "healthy after 812 ms (budget 5000 ms)"})
+	own := h
+	own.Path = "/healthz"
+	assert.Equal(t, healthCheck(&own, false).Detail, "healthy on /healthz after 812 ms (budget 5000 ms)")
 	assert.Assert(t, !e.OK(), "a failed verify check stays failed in the Dagger executor")
 	assert.ErrorContains(t, EntryError(e, &h), "verify linux/amd64: linux-amd64/peft_engine/peft_engine: check no-python failed: python3 found")
 

@@ -25,7 +25,7 @@ func (p *Plan) TraceOptions(python, harnessPath, root, out string) health.Option
 			paths = append(paths, filepath.FromSlash(r))
 		}
 	}
-	return health.Options{
+	return p.Options.Probe().Apply(health.Options{
 		Artifact: python,
 		Args:     []string{harnessPath, filepath.Join(root, filepath.FromSlash(p.Entry.ScriptFile()))},
 		Dir:      root,
@@ -34,5 +34,5 @@ func (p *Plan) TraceOptions(python, harnessPath, root, out string) health.Option
 		Budget: max(p.Options.Budget, TraceBudget),
 		WarmUp: p.Options.WarmUp,
 		Linger: time.Second, // the harness writes its record every 0.3 s
-	}
+	})
 }
