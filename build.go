@@ -446,7 +446,8 @@ type buildRequest struct {
 // lists (no link out of the tree, nothing excluded).
 type planned struct {
 	*plan.Plan
-	src *dagger.Directory
+	src  *dagger.Directory
+	reqs plan.Requirements
 }
 
 // plan checks the arguments and the source and decides every build, before any container
@@ -469,15 +470,18 @@ func (m *Pybundle) plan(ctx context.Context, src *dagger.Directory, traced bool,
 	if err != nil {
 		return nil, err
 	}
-	if m.Installer == InstallerPip && !tree.Has("requirements.txt") {
-		return nil, &diagnose.Error{Stage: "builder", Target: plan.Names(o.Platforms), File: "requirements.txt",
-			Reason: "the pip installer needs the backend's requirements.txt"}
+	reqs, err := p.Requirements()
+	if err != nil {
+		return nil, &diagnose.Error{Stage: "plan", Target: plan.Names(o.Platforms), Reason: err.Error()}
+	}
+	if m.Installer == InstallerPip && reqs.From == "" {
+		return nil, &diagnose.Error{Stage: "builder", Target: plan.Names(o.Platforms), File: plan.RequirementsFile, Reason: noDepsForPip}
 	}
 	files := tree.Paths()
 	for i, f := range files {
 		files[i] = globEscape(f)
 	}
-	pl := &planned{Plan: p, src: dag.Directory().WithDirectory("/", src, dagger.DirectoryWithDirectoryOpts{Include: files})}
+	pl := &planned{Plan: p, src: dag.Directory().WithDirectory("/", src, dagger.DirectoryWithDirectoryOpts{Include: files}), reqs: reqs}
 	if traced && o.Trace {
 		if err := m.trace(ctx, pl); err != nil {
 			return nil, err
@@ -555,12 +559,18 @@ func givenPlatforms(args []plan.Arg) string {
 	return plan.Names(plan.Defaults().Platforms)
 }
 
-// requirements is the backend's requirements.txt, nil when it has none.
-func (m *Pybundle) requirements(p *planned) *dagger.File {
-	if !p.Has("requirements.txt") {
-		return nil
+// noDepsForPip is the error of a pip build with no dependencies declared.
+const noDepsForPip = "the pip installer needs the backend's dependencies: a requirements.txt, or [project] dependencies in pyproject.toml"
+
+// requirements are the backend's dependencies as the builder takes them.
+func (m *Pybundle) requirements(p *planned) deps {
+	switch p.reqs.From {
+	case "":
+		return deps{}
+	case plan.RequirementsFile:
+		return deps{p.src.File(plan.RequirementsFile), p.reqs.From}
 	}
-	return p.src.File("requirements.txt")
+	return deps{dag.Directory().WithNewFile(plan.RequirementsFile, string(p.reqs.Text)).File(plan.RequirementsFile), p.reqs.From}
 }
 
 // checking is the Build the verify and health functions check, from their arguments.
@@ -738,7 +748,7 @@ func (m *Pybundle) buildOne(ctx context.Context, p *planned, b plan.Build) (repo
 
 // builderVersions reads what the builder really has: the reported Debian packages (some are
 // absent on the pip path), pip's view of the venv on the pip path, and PyInstaller's own word.
-func (m *Pybundle) builderVersions(ctx context.Context, builder *dagger.Container, requirements *dagger.File) (map[string]string, string, error) {
+func (m *Pybundle) builderVersions(ctx context.Context, builder *dagger.Container, requirements deps) (map[string]string, string, error) {
 	var extra []images.Package
 	if m.Installer == InstallerDebian {
 		var err error

@@ -157,19 +157,29 @@ func (m *Pybundle) Builder(
 	if t.NeedsRunner() {
 		return nil, runnerError([]target.Target{t})
 	}
-	return m.builder(ctx, t, requirements)
+	return m.builder(ctx, t, deps{requirements, plan.RequirementsFile})
 }
 
-// builder is the build container for t with the plan's environment. requirements is the
-// backend's requirements.txt (nil if it has none): the pip installer installs it, the Debian
-// installer installs the Debian package of each requirement.
-func (m *Pybundle) builder(ctx context.Context, t target.Target, requirements *dagger.File) (*dagger.Container, error) {
+// deps are the backend's dependencies for the builder: a requirements file (nil: none
+// declared) and where they came from (requirements.txt, or pyproject.toml's [project]
+// dependencies), which errors name.
+type deps struct {
+	file *dagger.File
+	from string
+}
+
+// name is the file errors about the dependencies name.
+func (d deps) name() string { return or(d.from, plan.RequirementsFile) }
+
+// builder is the build container for t with the plan's environment. The pip installer
+// installs the backend's dependencies, the Debian installer the Debian package of each.
+func (m *Pybundle) builder(ctx context.Context, t target.Target, d deps) (*dagger.Container, error) {
 	var ctr *dagger.Container
 	var err error
 	if m.Installer == InstallerPip {
-		ctr, err = m.pipBuilder(ctx, t, requirements)
+		ctr, err = m.pipBuilder(ctx, t, d)
 	} else {
-		ctr, err = m.debianBuilder(ctx, t, requirements)
+		ctr, err = m.debianBuilder(ctx, t, d)
 	}
 	if err != nil {
 		return nil, err
@@ -183,10 +193,10 @@ func (m *Pybundle) builder(ctx context.Context, t target.Target, requirements *d
 
 // debianBuilder is the Debian installer's builder: the pinned packages, the requirements'
 // Debian packages and the user's extra ones.
-func (m *Pybundle) debianBuilder(ctx context.Context, t target.Target, requirements *dagger.File) (*dagger.Container, error) {
-	pkgs, err := m.debianPackages(ctx, requirements)
+func (m *Pybundle) debianBuilder(ctx context.Context, t target.Target, d deps) (*dagger.Container, error) {
+	pkgs, err := m.debianPackages(ctx, d)
 	if err != nil {
-		return nil, &diagnose.Error{Stage: "builder", Target: t.String(), File: "requirements.txt", Reason: err.Error()}
+		return nil, &diagnose.Error{Stage: "builder", Target: t.String(), File: d.name(), Reason: err.Error()}
 	}
 	base := dag.Container(dagger.ContainerOpts{Platform: dagger.Platform(t.String())}).From(m.BaseImage).
 		WithEnvVariable("PYBUNDLE_BUILDER_CACHE_BUSTER", m.BuilderCacheBuster).
@@ -198,7 +208,7 @@ func (m *Pybundle) debianBuilder(ctx context.Context, t target.Target, requireme
 	}
 	if code != 0 {
 		stderr, _ := run.Stderr(ctx)
-		return nil, &diagnose.Error{Stage: "builder", Target: t.String(), File: "requirements.txt",
+		return nil, &diagnose.Error{Stage: "builder", Target: t.String(), File: d.name(),
 			Reason: images.AptFailure(stderr), Tail: diagnose.Tail(stderr, 8)}
 	}
 	return run.WithoutMount("/var/cache/apt/archives"), nil
@@ -206,14 +216,14 @@ func (m *Pybundle) debianBuilder(ctx context.Context, t target.Target, requireme
 
 // debianPackages are what the Debian builder installs: the pins, the requirements' packages,
 // the user's extras.
-func (m *Pybundle) debianPackages(ctx context.Context, requirements *dagger.File) ([]images.Package, error) {
+func (m *Pybundle) debianPackages(ctx context.Context, d deps) ([]images.Package, error) {
 	extra, err := images.ParseExtra(m.ExtraPackages)
 	if err != nil {
 		return nil, err
 	}
 	pkgs := slices.Concat(images.BuilderPackages, extra)
-	if requirements != nil {
-		text, err := requirements.Contents(ctx)
+	if d.file != nil {
+		text, err := d.file.Contents(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -232,14 +242,14 @@ func (m *Pybundle) debian(ctr *dagger.Container, cache string, pkgs []images.Pac
 }
 
 // pipBuilder is the pip installer's builder: for users with a package index (or a wheelhouse).
-func (m *Pybundle) pipBuilder(ctx context.Context, t target.Target, requirements *dagger.File) (*dagger.Container, error) {
+func (m *Pybundle) pipBuilder(ctx context.Context, t target.Target, d deps) (*dagger.Container, error) {
 	fail := func(reason string, tail []string) (*dagger.Container, error) {
-		return nil, &diagnose.Error{Stage: "builder", Target: t.String(), File: "requirements.txt", Reason: reason, Tail: tail}
+		return nil, &diagnose.Error{Stage: "builder", Target: t.String(), File: d.name(), Reason: reason, Tail: tail}
 	}
-	if requirements == nil {
-		return fail("the pip installer needs the backend's requirements.txt", nil)
+	if d.file == nil {
+		return fail(noDepsForPip, nil)
 	}
-	text, err := requirements.Contents(ctx)
+	text, err := d.file.Contents(ctx)
 	if err != nil {
 		return fail(err.Error(), nil)
 	}
@@ -249,7 +259,7 @@ func (m *Pybundle) pipBuilder(ctx context.Context, t target.Target, requirements
 	}
 	ctr := dag.Container(dagger.ContainerOpts{Platform: dagger.Platform(t.String())}).From(m.PythonImage).
 		WithEnvVariable("PYBUNDLE_BUILDER_CACHE_BUSTER", m.BuilderCacheBuster).
-		WithFile("/tmp/pybundle/requirements.txt", requirements)
+		WithFile("/tmp/pybundle/requirements.txt", d.file)
 	wheels := ""
 	if m.Wheelhouse != nil {
 		wheels = "/tmp/pybundle/wheels"

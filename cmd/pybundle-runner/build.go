@@ -54,6 +54,9 @@ func (a *app) runBuild(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Requirements, err = requirementsFile(cfg, p, f); err != nil {
+		return err
+	}
 	v, pyinstaller, pkgs, err := a.stageVenv(ctx, cfg, py)
 	if err != nil {
 		return err
@@ -172,6 +175,27 @@ func (a *app) stagePlan(cfg buildConfig) (*plan.Plan, folders, error) {
 		return fail("", err)
 	}
 	return p, f, nil
+}
+
+// requirementsFile is the file pip installs the backend's dependencies from: --requirements
+// as given, else the source's requirements.txt, else its [project] dependencies written into
+// the work folder (the plan decides, as in the module).
+func requirementsFile(cfg buildConfig, p *plan.Plan, f folders) (string, error) {
+	if cfg.RequirementsSet {
+		return cfg.Requirements, nil
+	}
+	r, err := p.Requirements()
+	if err != nil {
+		return "", &diagnose.Error{Stage: "plan", Target: cfg.Target.String(), Reason: err.Error()}
+	}
+	if r.From != plan.FromProject {
+		return cfg.Requirements, nil // requirements.txt, or none: pipPlan says what is missing
+	}
+	out := filepath.Join(f.Work, "requirements-from-pyproject.txt")
+	if err := os.WriteFile(out, r.Text, 0o644); err != nil {
+		return "", &diagnose.Error{Stage: "plan", Target: cfg.Target.String(), File: out, Reason: err.Error()}
+	}
+	return out, nil
 }
 
 // writeGenerated writes the build's generated files (spec, runtime hook, launcher) next to

@@ -234,6 +234,28 @@ func TestBuildSuccessWithFakes(t *testing.T) {
 	assert.Assert(t, strings.Contains(stderr.String(), "runs Python 3.13.6 ("+hostMachine()+"); this build needs Python 3.13.5 for "+hostTarget()+": remove it or pass another --venv"), stderr.String())
 }
 
+// Without requirements.txt, pip installs the [project] dependencies of pyproject.toml, as the
+// module does; with neither, the venv stage names both.
+func TestBuildProjectDependencies(t *testing.T) {
+	f := setupFakes(t)
+	src := backendCopy(t)
+	assert.NilError(t, os.Remove(filepath.Join(src, "requirements.txt")))
+	assert.NilError(t, os.WriteFile(filepath.Join(src, "pyproject.toml"), []byte("[project]\nname = 'b'\ndependencies = ['fastapi>=0.110']\n"), 0o644))
+	out := filepath.Join(t.TempDir(), "out")
+	a, _, stderr := testApp("", "")
+	assert.Equal(t, a.run(context.Background(), []string{"build", "--source", src, "--out", out, "--python", f.python, "--skip-health"}), exitPass, stderr.String())
+	gen := filepath.Join(out, "work", "requirements-from-pyproject.txt")
+	assert.Assert(t, strings.Contains(f.calls(t), "-r "+gen), f.calls(t))
+	b, err := os.ReadFile(gen)
+	assert.NilError(t, err)
+	assert.Equal(t, string(b), "fastapi>=0.110\n")
+
+	assert.NilError(t, os.Remove(filepath.Join(src, "pyproject.toml")))
+	a, _, stderr = testApp("", "")
+	assert.Equal(t, a.run(context.Background(), []string{"build", "--source", src, "--out", out, "--python", f.python, "--skip-health"}), exitFail)
+	assert.Assert(t, strings.Contains(stderr.String(), "requirements.txt or [project] dependencies in pyproject.toml"), stderr.String())
+}
+
 func TestBuildStageErrors(t *testing.T) {
 	f := setupFakes(t)
 	for _, tc := range []struct {

@@ -35,8 +35,10 @@ type buildConfig struct {
 	envConfig
 	Source, Out  string
 	Requirements string
-	Wheelhouse   string
-	SkipHealth   bool
+	// RequirementsSet: --requirements given, used as it is.
+	RequirementsSet bool
+	Wheelhouse      string
+	SkipHealth      bool
 	// Options are the build's options: plan.Defaults, then the source's [tool.pybundle] (or,
 	// for a dispatched job, the --options it carries, which the module merged already), then
 	// the option flags; Platforms is this runner's one target. Options.Load completes them
@@ -195,9 +197,12 @@ func parseBuild(args []string, hostOS, hostArch string, stderr io.Writer) (build
 	}
 	c.Given, c.FromJob = given, options != ""
 	if requirements == "" {
-		c.Requirements = filepath.Join(c.Source, "requirements.txt")
+		// The source's requirements.txt, or else its [project] dependencies (stagePlan).
+		c.Requirements = filepath.Join(c.Source, plan.RequirementsFile)
 	} else if c.Requirements, err = filepath.Abs(requirements); err != nil {
 		return c, usageErr("--requirements: %v", err)
+	} else {
+		c.RequirementsSet = true
 	}
 	if wheelhouse != "" {
 		if c.Wheelhouse, err = absDir("--wheelhouse", wheelhouse); err != nil {

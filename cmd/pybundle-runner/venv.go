@@ -82,7 +82,7 @@ func pipInstallArgs(v venv, requirements string, extra []string, hashed bool, wh
 func pipPlan(requirements string) (extra []string, hashed bool, err error) {
 	b, err := os.ReadFile(requirements)
 	if err != nil {
-		return nil, false, fmt.Errorf("cannot read it (%v): the runner installs the backend's dependencies from a requirements file; pass --requirements FILE", cause(err))
+		return nil, false, fmt.Errorf("cannot read it (%v): the runner installs the backend's dependencies from requirements.txt or [project] dependencies in pyproject.toml; or pass --requirements FILE", cause(err))
 	}
 	return images.PipPlan(string(b))
 }

@@ -38,6 +38,10 @@ type Rules struct {
 	// Data are explicit data entries, SRC:DEST (SRC relative to the source root, a file or a
 	// folder; DEST a folder relative to the bundle root).
 	Data []spec.Data
+	// Binaries are explicit binaries, SRC:DEST: files PyInstaller must treat as binaries
+	// (their libraries followed, signed on macOS) that are not found as such by their name,
+	// such as an executable tool. They are no longer data.
+	Binaries []spec.Data
 }
 
 // Collection is what goes into the bundle from the tree.
@@ -148,7 +152,7 @@ func Collect(tree *source.Tree, r Rules) (Collection, error) {
 		case kindBinary:
 			c.Binaries = append(c.Binaries, spec.Data{Src: f.Path, Dest: destDir(f.Path, roots)})
 		case kindData:
-			if !matchAny(r.ExcludeData, f.Path) {
+			if !matchAny(r.ExcludeData, f.Path) && !underAny(r.Binaries, f.Path) {
 				data = append(data, f)
 			}
 		}
@@ -157,10 +161,16 @@ func Collect(tree *source.Tree, r Rules) (Collection, error) {
 	c.Modules = slices.Compact(c.Modules)
 	c.Datas = groupData(tree, data, roots)
 	for _, d := range r.Data {
-		if err := checkExplicit(tree, d); err != nil {
+		if err := checkExplicit(tree, "data", d); err != nil {
 			return Collection{}, err
 		}
 		c.Datas = append(c.Datas, d)
+	}
+	for _, d := range r.Binaries {
+		if err := checkExplicit(tree, "binaries", d); err != nil {
+			return Collection{}, err
+		}
+		c.Binaries = append(c.Binaries, d)
 	}
 	c.Summary = summarize(data)
 	return c, nil
@@ -298,8 +308,13 @@ func groupData(tree *source.Tree, data []source.File, roots []string) []spec.Dat
 	return out
 }
 
-// checkExplicit refuses an explicit data entry whose source is not in the tree.
-func checkExplicit(tree *source.Tree, d spec.Data) error {
+// underAny reports whether p is the source of one of the entries or lies below it.
+func underAny(entries []spec.Data, p string) bool {
+	return slices.ContainsFunc(entries, func(d spec.Data) bool { return p == d.Src || strings.HasPrefix(p, d.Src+"/") })
+}
+
+// checkExplicit refuses an explicit entry (of the option key) whose source is not in the tree.
+func checkExplicit(tree *source.Tree, key string, d spec.Data) error {
 	if tree.Has(d.Src) {
 		return nil
 	}
@@ -308,7 +323,7 @@ func checkExplicit(tree *source.Tree, d spec.Data) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("data %s:%s: %s is not a file or folder of the source (or it is excluded)", d.Src, d.Dest, d.Src)
+	return fmt.Errorf("%s %s:%s: %s is not a file or folder of the source (or it is excluded)", key, d.Src, d.Dest, d.Src)
 }
 
 func matchAny(patterns []string, p string) bool {

@@ -114,6 +114,17 @@ func TestCollectRules(t *testing.T) {
 	assert.ErrorContains(t, err, `paths: "../x" must be a folder inside the source folder`)
 }
 
+// Explicit binaries are binaries, no longer data; one that is not in the source is an error.
+func TestCollectExplicitBinaries(t *testing.T) {
+	tr := tree(t, map[string]string{"main.py": "", "tools/convert": "ELF", "tools/README.txt": "", "lib/libz.so.1": ""})
+	c, err := Collect(tr, Rules{Entry: "main.py", Binaries: []spec.Data{{Src: "tools/convert", Dest: "bin"}}})
+	assert.NilError(t, err)
+	assert.DeepEqual(t, c.Binaries, []spec.Data{{Src: "lib/libz.so.1", Dest: "lib"}, {Src: "tools/convert", Dest: "bin"}})
+	assert.DeepEqual(t, c.Datas, []spec.Data{{Src: "tools/README.txt", Dest: "tools"}})
+	_, err = Collect(tr, Rules{Entry: "main.py", Binaries: []spec.Data{{Src: "build/tool", Dest: "."}}})
+	assert.ErrorContains(t, err, "binaries build/tool:.: build/tool is not a file or folder of the source")
+}
+
 func TestParseData(t *testing.T) {
 	d, err := ParseData(" conf/app.json : conf ")
 	assert.NilError(t, err)

@@ -3,6 +3,7 @@ package plan
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,4 +111,43 @@ func TestLoad(t *testing.T) {
 	assert.NilError(t, os.Symlink(outside, filepath.Join(dir, "pyproject.toml")))
 	_, _, err = Load(dir, nil)
 	assert.Assert(t, is.ErrorContains(err, "pyproject.toml"))
+}
+
+// The backend's dependencies: requirements.txt as it is (hash mode kept), else [project]
+// dependencies one per line; none when it declares none. A dependency that would turn into a
+// pip option or two lines is refused.
+func TestRequirements(t *testing.T) {
+	plan := func(files map[string]string) *Plan {
+		dir := t.TempDir()
+		files["main.py"] = "print('hi')\n"
+		for p, text := range files {
+			assert.NilError(t, os.WriteFile(filepath.Join(dir, p), []byte(text), 0o644))
+		}
+		o, tree, err := Load(dir, nil)
+		assert.NilError(t, err)
+		p, err := New(o, tree)
+		assert.NilError(t, err)
+		return p
+	}
+	project := "[project]\nname = 'x'\ndependencies = ['fastapi>=0.110', 'uvicorn[standard] ; python_version >= \"3.10\"']\n"
+
+	r, err := plan(map[string]string{"pyproject.toml": project}).Requirements()
+	assert.NilError(t, err)
+	assert.Equal(t, r.From, FromProject)
+	assert.Equal(t, string(r.Text), "fastapi>=0.110\nuvicorn[standard] ; python_version >= \"3.10\"\n")
+
+	hashed := "fastapi==0.115.11 --hash=sha256:" + strings.Repeat("a", 64) + "\n"
+	r, err = plan(map[string]string{"pyproject.toml": project, "requirements.txt": hashed}).Requirements()
+	assert.NilError(t, err)
+	assert.Equal(t, r.From, RequirementsFile)
+	assert.Equal(t, string(r.Text), hashed)
+
+	r, err = plan(map[string]string{"pyproject.toml": "[project]\nname = 'x'\n"}).Requirements()
+	assert.NilError(t, err)
+	assert.Equal(t, r.From, "")
+
+	for _, bad := range []string{"dependencies = [\"a\\nb\"]", "dependencies = ['--index-url=http://x']", "dependencies = [3]"} {
+		_, err := ProjectDependencies([]byte("[project]\n" + bad + "\n"))
+		assert.ErrorContains(t, err, "[project] dependencies: ", bad)
+	}
 }

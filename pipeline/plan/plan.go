@@ -123,9 +123,14 @@ func New(o Options, tree *source.Tree) (*Plan, error) {
 	if err != nil {
 		return fail(o.Entry, err)
 	}
-	c, err := collect.Collect(tree, collect.Rules{Entry: e.ScriptFile(), Paths: o.Paths, ExcludeData: o.ExcludeData, Data: o.Data})
+	c, err := collect.Collect(tree, collect.Rules{Entry: e.ScriptFile(), Paths: o.Paths, ExcludeData: o.ExcludeData, Data: o.Data, Binaries: o.Binaries})
 	if err != nil {
 		return fail("", err)
+	}
+	for _, f := range []struct{ key, file string }{{"icon", o.Icon}, {"entitlements", o.Entitlements}} {
+		if f.file != "" && !tree.Has(f.file) {
+			return fail(f.file, fmt.Errorf("%s: %s is not a file of the source (or it is excluded)", f.key, f.file))
+		}
 	}
 	res, err := scan.Files(tree.Paths(), func(p string) ([]byte, error) { return tree.ReadFile(p, MaxPythonFile) })
 	if err != nil {
