@@ -740,10 +740,40 @@ func (m *Pybundle) buildOne(ctx context.Context, p *planned, b plan.Build) (repo
 	if err != nil {
 		return report.Report{}, nil, &diagnose.Error{Stage: "report", Target: b.Target().String(), Reason: err.Error()}
 	}
+	inst, err := m.installed(ctx, c.builder)
+	if err != nil {
+		return report.Report{}, nil, &diagnose.Error{Stage: "report", Target: b.Target().String(), Reason: "listing the builder's packages: " + err.Error()}
+	}
+	e, doc, err := b.WithSBOM(p.Options, b.Entry(plan.Outcome{Verify: v, Health: &h, PyInstaller: pyinstaller, Packages: pkgs,
+		Duration: time.Since(start), Builder: "dagger:" + string(m.Installer)}), inst)
+	if err != nil {
+		return report.Report{}, nil, &diagnose.Error{Stage: "report", Target: b.Target().String(), File: b.SBOMFile(), Reason: err.Error()}
+	}
 	rep := report.New()
-	rep.Add(b.Entry(plan.Outcome{Verify: v, Health: &h, PyInstaller: pyinstaller, Packages: pkgs,
-		Duration: time.Since(start), Builder: "dagger:" + string(m.Installer)}))
-	return rep, c.dist, nil
+	rep.Add(e)
+	return rep, c.dist.WithNewFile(path.Base(b.SBOMFile()), string(doc)), nil
+}
+
+// installed lists, for the SBOM, every Debian package of the builder and, on the Debian
+// path, the Python distributions Debian installed (the pip path's are pip freeze's, in the
+// report's packages already).
+func (m *Pybundle) installed(ctx context.Context, builder *dagger.Container) (plan.Installed, error) {
+	out, err := builder.WithExec([]string{"dpkg-query", "-W", "-f", "${Package} ${Version}\n"}).Stdout(ctx)
+	if err != nil {
+		return plan.Installed{}, err
+	}
+	in := plan.Installed{Debian: images.ParseDpkgQuery(out)}
+	if m.Installer == InstallerDebian {
+		out, err := builder.WithExec([]string{m.Installer.python(), "-c", images.ListDistributions}).Stdout(ctx)
+		if err != nil {
+			return plan.Installed{}, err
+		}
+		in.DebianDists = map[string]string{}
+		for k, v := range images.ParseFreeze(out) {
+			in.DebianDists[strings.TrimPrefix(k, "pip:")] = v
+		}
+	}
+	return in, nil
 }
 
 // builderVersions reads what the builder really has: the reported Debian packages (some are

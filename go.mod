@@ -11,6 +11,12 @@ require (
 require github.com/BurntSushi/toml v1.6.0
 
 require (
+	github.com/CycloneDX/cyclonedx-go v0.12.0
+	github.com/package-url/packageurl-go v0.1.7
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
+)
+
+require (
 	dagger.io/dagger v0.19.10
 	github.com/99designs/gqlgen v0.17.81
 	github.com/Khan/genqlient v0.8.1

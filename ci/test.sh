@@ -75,6 +75,8 @@ dagger develop --progress=plain >/dev/null 2>&1 || dagger develop --progress=pla
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then echo "gofmt -l lists:"; echo "$unformatted"; exit 1; fi
 go vet ./...
+# The GitHub workflows: actionlint with shellcheck (both installed into a cache on first use).
+bash ci/lint-workflows.sh
 # The Electron app's backend manager (node's own test runner, no dependencies to install).
 (cd testdata/app && node --test test/)
 # The module's facade: its package starts a Dagger client when loaded, so its tests run in a

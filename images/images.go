@@ -306,6 +306,28 @@ func Requirements(text string) []string {
 // (FastAPI, uvicorn, pydantic, PyInstaller) is left to the pins; the versions are Debian's,
 // written into the report like every pinned package's.
 func DebianPackagesFor(requirements []string) []Package {
+	return debianPackagesFor(requirements)
+}
+
+// DebianName is the Debian package that ships the Python distribution dist (any spelling):
+// python3-<name>, or Debian's own name for it.
+func DebianName(dist string) string {
+	n := strings.ToLower(normRe.ReplaceAllString(dist, "-"))
+	if name, ok := debianNames[n]; ok {
+		return name
+	}
+	return "python3-" + n
+}
+
+// ListDistributions prints every Python distribution the interpreter sees, one "name==version"
+// per line (ParseFreeze reads it): the Debian builder has no pip to ask.
+const ListDistributions = `import importlib.metadata as m
+for d in m.distributions():
+    if d.metadata["Name"] and d.version:
+        print("%s==%s" % (d.metadata["Name"], d.version))
+`
+
+func debianPackagesFor(requirements []string) []Package {
 	pinned := map[string]bool{}
 	for _, p := range BuilderPackages {
 		pinned[p.Name] = true

@@ -376,6 +376,12 @@ func TestParseInstaller(t *testing.T) {
 	assert.Equal(t, Debian.Python(), "/usr/bin/python3")
 }
 
+func TestDebianName(t *testing.T) {
+	for dist, want := range map[string]string{"fastapi": "python3-fastapi", "PyYAML": "python3-yaml", "Flask_SQLAlchemy": "python3-flask-sqlalchemy", "python.dotenv": "python3-dotenv"} {
+		assert.Equal(t, DebianName(dist), want, dist)
+	}
+}
+
 func TestDebianPackagesFor(t *testing.T) {
 	reqs := Requirements("# the backend\nfastapi==0.115.*\nuvicorn[standard]>=0.30 ; python_version>'3.9'\nJinja2\nPyYAML~=6.0\n" +
 		"-r base.txt\n--hash=sha256:00\nhttps://example.invalid/x.whl\npython_dotenv\nSQLAlchemy[asyncio]\npyinstaller==6.22.2\njinja2\n")

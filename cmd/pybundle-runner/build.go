@@ -93,8 +93,15 @@ func (a *app) runBuild(ctx context.Context, args []string) error {
 	if host == "" {
 		host = "unknown"
 	}
-	e := b.Entry(plan.Outcome{Verify: vr, Health: hr, HealthSkipped: cfg.SkipHealth, PyInstaller: pyinstaller,
-		Packages: pkgs, Duration: time.Since(start), Builder: "runner:" + host, Native: true})
+	e, doc, err := b.WithSBOM(p.Options, b.Entry(plan.Outcome{Verify: vr, Health: hr, HealthSkipped: cfg.SkipHealth, PyInstaller: pyinstaller,
+		Packages: pkgs, Duration: time.Since(start), Builder: "runner:" + host, Native: true}), plan.Installed{})
+	if err != nil {
+		return &diagnose.Error{Stage: "report", Target: t, File: b.SBOMFile(), Reason: err.Error()}
+	}
+	sbomPath := filepath.Join(f.Dist, filepath.FromSlash(b.SBOMFile()))
+	if err := os.WriteFile(sbomPath, doc, 0o644); err != nil {
+		return &diagnose.Error{Stage: "report", Target: t, File: sbomPath, Reason: err.Error()}
+	}
 	for _, c := range e.Checks {
 		a.logf("%-4s %-10s %s", okWord(c.OK), c.Name, c.Detail)
 	}

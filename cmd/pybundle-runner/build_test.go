@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -191,6 +193,13 @@ func TestBuildSuccessWithFakes(t *testing.T) {
 	assert.Assert(t, e.StartupMS == nil)
 	assert.Assert(t, e.SizeBytes > 1<<20)
 	assert.Assert(t, e.OK(), "%+v", e.Checks)
+	// The SBOM next to the bundle, referenced by path and digest: pip's distributions.
+	assert.Equal(t, e.SBOM, slug+"/sbom.cdx.json")
+	doc, err := os.ReadFile(filepath.Join(out, "dist", slug, "sbom.cdx.json"))
+	assert.NilError(t, err)
+	sum := sha256.Sum256(doc)
+	assert.Equal(t, e.SBOMSHA256, hex.EncodeToString(sum[:]))
+	assert.Assert(t, strings.Contains(string(doc), `"pkg:pypi/fastapi@0.115.11"`), string(doc))
 	// The trace's additions: a dynamically imported module (required by the guard, with its
 	// importer), the metadata read; the data file read is bundled already.
 	assert.Assert(t, e.Trace != nil)
@@ -267,7 +276,10 @@ func TestBuildStageErrors(t *testing.T) {
 	}{
 		{"no entry point", nil, []string{"--entry", "app.py"}, nil,
 			`plan %s: app.py: entry "app.py": not found in the source folder`},
-		{"no requirements", func(t *testing.T, src string) { assert.NilError(t, os.Remove(filepath.Join(src, "requirements.txt"))) }, nil, nil,
+		{"no requirements", func(t *testing.T, src string) {
+			assert.NilError(t, os.Remove(filepath.Join(src, "requirements.txt")))
+			assert.NilError(t, os.Remove(filepath.Join(src, "pyproject.toml"))) // else its [project] dependencies
+		}, nil, nil,
 			"venv %s: requirements.txt: cannot read it (no such file or directory)"},
 		{"hashes without pyinstaller", func(t *testing.T, src string) {
 			assert.NilError(t, os.WriteFile(filepath.Join(src, "requirements.txt"), []byte("fastapi==0.115.11 --hash=sha256:00\n"), 0o644))

@@ -8,6 +8,7 @@
 //	pybundle-runner env [--python PATH] [--python-version 3.13]   (step 1 only: fail fast in CI)
 //	pybundle-runner package --app DIR --dist DIR [--targets LIST] ...   (electron-builder + checks)
 //	pybundle-runner merge-reports [--summary FILE] a.json b.json ... > report.json
+//	pybundle-runner summary [--markdown] report.json ...   (the summary table, or it in Markdown)
 //	pybundle-runner version
 //
 // Exit status: 0 pass, 1 a stage or check failed, 2 usage error.
@@ -21,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 
 	"github.com/pybundle/pybundle/images"
@@ -40,6 +42,7 @@ commands:
   env            find the pinned Python (and the venv's PyInstaller), print what was found
   package        electron-builder for this OS around the verified backend, every output checked
   merge-reports  merge report.json files (e.g. each runner's and the Linux one) to stdout
+  summary        print report.json files' summary tables (--markdown: GitHub Markdown tables)
   version        print the runner's version and pins
 
 Run 'pybundle-runner <command> -h' for the flags of a command.
@@ -81,6 +84,8 @@ func (a *app) run(ctx context.Context, args []string) int {
 		return a.exit(a.runPackage(ctx, args[1:]))
 	case "merge-reports":
 		return a.exit(a.runMerge(args[1:]))
+	case "summary":
+		return a.exit(a.runSummary(args[1:]))
 	case "version", "--version", "-version":
 		fmt.Fprintf(a.stdout, "pybundle-runner %s (PyInstaller %s; %s %s/%s)\n",
 			report.ToolVersion, images.PyInstallerVersion, runtime.Version(), a.hostOS, a.hostArch)
@@ -91,6 +96,63 @@ func (a *app) run(ctx context.Context, args []string) int {
 	}
 	fmt.Fprintf(a.stderr, "pybundle-runner: unknown command %q\n%s", args[0], usage)
 	return exitUsage
+}
+
+// runSummary prints the summary of each report.json, as summary.txt has it (report.Table) or,
+// with --markdown, as GitHub-flavoured Markdown tables (report.Markdown) for a job's
+// $GITHUB_STEP_SUMMARY; several reports are separated by a blank line:
+//
+//	pybundle-runner summary --markdown installers/report.json >> "$GITHUB_STEP_SUMMARY"
+//
+// A report is read as merge-reports reads it (report.Parse: a pybundle report, canonical order).
+// Failed checks are shown, not judged: the exit status is 0 whenever every report was read.
+func (a *app) runSummary(args []string) error {
+	fs := newFlagSet("summary", a.stderr)
+	markdown := fs.Bool("markdown", false, "print GitHub-flavoured Markdown tables (every value escaped) instead of the text table")
+	if err := parseFlags(fs, args, true); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usageErr("summary: give the report.json files to summarise (flags first)")
+	}
+	var out strings.Builder
+	for i, p := range fs.Args() {
+		b, err := readReportFile(p)
+		if err != nil {
+			return fmt.Errorf("summary: %v", err)
+		}
+		rep, err := report.Parse(b)
+		if err != nil {
+			return fmt.Errorf("summary: %s: %v", p, err)
+		}
+		if i > 0 {
+			out.WriteString("\n")
+		}
+		if *markdown {
+			out.WriteString(rep.Markdown())
+		} else {
+			out.WriteString(rep.Table())
+		}
+	}
+	_, err := io.WriteString(a.stdout, out.String())
+	return err
+}
+
+// readReportFile reads a report.json of at most report.MaxSize bytes.
+func readReportFile(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, report.MaxSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > report.MaxSize {
+		return nil, fmt.Errorf("%s: larger than %d MiB: not a report.json", p, report.MaxSize>>20)
+	}
+	return b, nil
 }
 
 // errUsage marks errors that are the caller's invocation, not the build: exit 2.

@@ -87,7 +87,7 @@ func TestPipPlanFromFile(t *testing.T) {
 	assert.ErrorContains(t, err, "pins pyinstaller==6.10.0; pybundle builds with 6.22.2")
 
 	_, _, err = pipPlan(filepath.Join(dir, "missing.txt"))
-	assert.ErrorContains(t, err, "cannot read it (no such file or directory): the runner installs the backend's dependencies from a requirements file; pass --requirements FILE")
+	assert.ErrorContains(t, err, "cannot read it (no such file or directory): the runner installs the backend's dependencies from requirements.txt or [project] dependencies in pyproject.toml; or pass --requirements FILE")
 }
 
 func TestCheckPyInstaller(t *testing.T) {

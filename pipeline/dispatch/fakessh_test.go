@@ -175,6 +175,11 @@ func fakeBuild(at func(string) string, mode string, argv []string) int {
 	if mode == "tamper" { // the report does not match the bytes that will be sent
 		e.SHA256 = sha([]byte("something else"))
 	}
+	doc := []byte(`{"bomFormat": "CycloneDX"}`)
+	e.SBOM, e.SBOMSHA256 = "linux-amd64/sbom.cdx.json", sha(doc)
+	if err := os.WriteFile(at(out+"/dist/"+e.SBOM), doc, 0o644); err != nil {
+		return 1
+	}
 	rep := report.New()
 	rep.Add(e)
 	js, _ := rep.JSON()

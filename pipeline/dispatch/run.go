@@ -20,6 +20,7 @@ import (
 	"github.com/pybundle/pybundle/pipeline/diagnose"
 	"github.com/pybundle/pybundle/pipeline/layout"
 	"github.com/pybundle/pybundle/pipeline/report"
+	"github.com/pybundle/pybundle/pipeline/sbom"
 	"github.com/pybundle/pybundle/pipeline/source"
 	"github.com/pybundle/pybundle/pipeline/verify"
 )
@@ -617,6 +618,29 @@ func CheckDownload(dir string, j Job) error {
 	}
 	if diff := e.Manifest.Diff(m, verify.CompareOptions{IgnoreModes: bundle.Target.OS == "windows"}, 8); len(diff) > 0 {
 		return fmt.Errorf("bundle %s after the copy is not the one the runner verified (%s): %s", bundle.RootInDist(), e.Manifest.Summary(), strings.Join(diff, "; "))
+	}
+	return checkSBOM(dir, e, bundle)
+}
+
+// checkSBOM checks the SBOM the runner's report names: where the plan puts it (next to the
+// bundle: a report cannot point the module at any other file), and the bytes it digested.
+func checkSBOM(dir string, e report.Entry, b layout.Bundle) error {
+	if e.SBOM == "" {
+		return errors.New("the runner's report names no SBOM (another pybundle version?)")
+	}
+	if want := b.Dir() + "/" + sbom.FileName; e.SBOM != want {
+		return fmt.Errorf("the runner's SBOM is %q, expected %s", e.SBOM, want)
+	}
+	p := filepath.Join(dir, "dist", filepath.FromSlash(e.SBOM))
+	if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("SBOM %s: not a regular file from the runner", e.SBOM)
+	}
+	sum, _, err := verify.FileSHA256(p)
+	if err != nil {
+		return fmt.Errorf("SBOM %s: %v", e.SBOM, err)
+	}
+	if sum != e.SBOMSHA256 {
+		return fmt.Errorf("SBOM %s: sha256 %s after the copy, the runner wrote %s", e.SBOM, sum, e.SBOMSHA256)
 	}
 	return nil
 }

@@ -455,8 +455,18 @@ func onedirDownload(t *testing.T) download {
 		Builder: "runner:10.213.0.2",
 	}
 	e.Manifest = manifestOf(t, filepath.Join(d, "dist/linux-amd64/peft_engine"))
+	withSBOM(t, d, &e)
 	writeReport(t, d, e)
 	return download{dir: d, job: j, entry: e}
+}
+
+// withSBOM writes the target's SBOM next to its bundle, as the runner does, and names it in e.
+func withSBOM(t *testing.T, d string, e *report.Entry) {
+	t.Helper()
+	doc := `{"bomFormat": "CycloneDX"}` + "\n"
+	e.SBOM = strings.ReplaceAll(e.Target, "/", "-") + "/sbom.cdx.json"
+	e.SBOMSHA256 = sha([]byte(doc))
+	writeFile(t, d, "dist/"+e.SBOM, doc, 0o644)
 }
 
 // manifestOf is the bundle's manifest, as the runner's verify records it.
@@ -475,6 +485,7 @@ func onefileDownload(t *testing.T, tgt, artifact string) download {
 	e := report.Entry{Target: tgt, Mode: "onefile", Artifact: artifact, SizeBytes: int64(len(exeBytes)), SHA256: sha(exeBytes),
 		Checks: []report.Check{{Name: "exists", OK: true}}, Builder: "runner:10.213.0.2",
 		Manifest: manifestOf(t, filepath.Join(d, "dist", artifact))}
+	withSBOM(t, d, &e)
 	writeReport(t, d, e)
 	return download{dir: d, job: j, entry: e}
 }
@@ -572,6 +583,34 @@ func TestCheckDownloadMismatch(t *testing.T) {
 				writeFile(t, dl.dir, "dist/linux-amd64/peft_engine/_internal/base_library.zip", "other", 0o644)
 			},
 			msg: "_internal/base_library.zip: sha256 ",
+		},
+		{
+			name: "no SBOM named",
+			mod:  func(t *testing.T, dl *download) { e := dl.entry; e.SBOM = ""; writeReport(t, dl.dir, e) },
+			msg:  "the runner's report names no SBOM",
+		},
+		{
+			name: "an SBOM named elsewhere",
+			mod: func(t *testing.T, dl *download) {
+				e := dl.entry
+				e.SBOM = "../../etc/passwd"
+				writeReport(t, dl.dir, e)
+			},
+			msg: `the runner's SBOM is "../../etc/passwd", expected linux-amd64/sbom.cdx.json`,
+		},
+		{
+			name: "the SBOM changed on the way",
+			mod:  func(t *testing.T, dl *download) { writeFile(t, dl.dir, "dist/linux-amd64/sbom.cdx.json", "{}", 0o644) },
+			msg:  "SBOM linux-amd64/sbom.cdx.json: sha256 ",
+		},
+		{
+			name: "the SBOM is a link",
+			mod: func(t *testing.T, dl *download) {
+				p := filepath.Join(dl.dir, "dist/linux-amd64/sbom.cdx.json")
+				assert.NilError(t, os.Remove(p))
+				assert.NilError(t, os.Symlink("/etc/hostname", p))
+			},
+			msg: "SBOM linux-amd64/sbom.cdx.json: not a regular file from the runner",
 		},
 		{
 			name: "no manifest",

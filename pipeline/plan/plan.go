@@ -166,19 +166,35 @@ func (p *Plan) decide() error {
 			Target:            t,
 			Mode:              o.Mode,
 			HiddenImports:     hidden,
-			RequiredModules:   slices.Concat(c.Modules, p.Scan.HiddenImports, o.HiddenImports, p.Trace.Required, o.CollectSubmodules, spec.UvicornRequired),
+			RequiredModules:   slices.Concat(c.Modules, p.Scan.HiddenImports, o.HiddenImports, p.Trace.Required, o.CollectSubmodules, o.CollectAll, spec.UvicornRequired),
 			CollectSubmodules: o.CollectSubmodules,
+			CollectData:       o.CollectData,
+			CollectAll:        o.CollectAll,
 			Datas:             slices.Concat(c.Datas, p.Trace.Datas),
 			Binaries:          c.Binaries,
 			Paths:             slices.DeleteFunc(slices.Clone(c.Roots), func(r string) bool { return r == "." }),
-			Metadata:          p.Trace.Metadata,
+			Metadata:          sortedSet(slices.Concat(p.Trace.Metadata, o.CopyMetadata)),
 			Importers:         p.Trace.Importers,
+			Excludes:          o.Excludes,
 			Slim:              o.Slim,
 			Keep:              p.Trace.Keep,
-		}.WithDefaults()
+			Icon:              o.Icon,
+			CodesignIdentity:  o.CodesignIdentity,
+			Entitlements:      o.Entitlements,
+		}
+		if t.OS == "windows" && o.Version != "" { // a Windows version resource: only there
+			so.Version = spec.VersionInfo{Name: o.ProductName, Version: o.Version, Description: o.Description, Company: o.Company, Copyright: o.Copyright}
+		}
+		so = so.WithDefaults()
 		text, err := spec.Generate(so)
 		if err != nil {
 			return &diagnose.Error{Stage: "plan", Target: t.String(), Reason: err.Error()}
+		}
+		generated := []File{{Name: so.SpecFileName(), Data: text}, {Name: spec.RuntimeHookFile, Data: hook}}
+		if name, res, err := so.VersionResourceFile(); err != nil {
+			return &diagnose.Error{Stage: "plan", Target: t.String(), File: ConfigFile, Reason: err.Error()}
+		} else if name != "" {
+			generated = append(generated, File{Name: name, Data: res})
 		}
 		b := Build{
 			Bundle: layout.Bundle{Target: t, Name: so.Name, Mode: so.Mode},
@@ -193,7 +209,7 @@ func (p *Plan) decide() error {
 			Budget:     o.Budget,
 			WarmUp:     o.WarmUp,
 			Probe:      o.Probe(),
-			Files:      []File{{Name: so.SpecFileName(), Data: text}, {Name: spec.RuntimeHookFile, Data: hook}},
+			Files:      generated,
 		}
 		if l := p.Entry.Launcher(); l != nil {
 			b.Files = append(b.Files, File{Name: entry.LauncherFile, Data: l})

@@ -240,3 +240,35 @@ func TestEntry(t *testing.T) {
 	assert.DeepEqual(t, de.Tail, []string{"boom"})
 	assert.Equal(t, b.Entry(Outcome{}).Checks[0].Detail, "not run: verify failed")
 }
+
+// The pass-through and release keys reach the spec of every target they apply to; a Windows
+// build with a version gets a version resource file next to the spec, a Linux build none.
+func TestPassThroughsReachTheSpec(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", "..", "testdata", "corpus", "passthrough"))
+	assert.NilError(t, err)
+	o, tree, err := Load(root, []Arg{Given("platforms", "linux/amd64,windows/amd64"),
+		Given("icon", "tools/greet"), Given("codesign-identity", "Developer ID Application: X")})
+	assert.NilError(t, err)
+	assert.Equal(t, o.Version, "2.4.1", "from [project]")
+	p, err := New(o, tree)
+	assert.NilError(t, err)
+	for _, b := range p.Builds {
+		text := string(b.File(b.SpecFile()))
+		for _, want := range []string{`"idna"`, `"inflect"`, `collect_all(_name)`, `"typeguard"`, `"uvloop"`, `"tools/greet"`} {
+			assert.Check(t, strings.Contains(text, want), "%s: %s", b.Target(), want)
+		}
+		assert.Check(t, is.Contains(b.Spec.RequiredModules, "inflect"))
+		win := b.Target().OS == "windows"
+		assert.Check(t, (b.File(spec.VersionFileName) != nil) == win, b.Target())
+		assert.Check(t, strings.Contains(text, "icon=") == win, b.Target())
+		assert.Check(t, !strings.Contains(text, "codesign_identity="), "macOS only")
+	}
+	w, _ := p.For(windowsAmd64)
+	assert.Check(t, strings.Contains(string(w.File(spec.VersionFileName)), "2.4.1"))
+
+	_, _, err = Load(root, []Arg{Given("icon", "missing.ico")})
+	assert.NilError(t, err)
+	o.Icon = "missing.ico"
+	_, err = New(o, tree)
+	assert.ErrorContains(t, err, "icon: missing.ico is not a file of the source")
+}

@@ -36,6 +36,9 @@ type Entry struct {
 	// BundleSHA256 digests the whole bundle (Manifest.SHA256); Manifest lists every file.
 	BundleSHA256 string           `json:"bundle_sha256,omitempty"`
 	Manifest     *verify.Manifest `json:"manifest,omitempty"`
+	// SBOM is the target's CycloneDX document (path inside dist/) and SBOMSHA256 its digest.
+	SBOM       string `json:"sbom,omitempty"`
+	SBOMSHA256 string `json:"sbom_sha256,omitempty"`
 
 	// StartupMS is the (median) time to a healthy /api/health; nil when not
 	// measured. Min and max are set for benchmarks of several runs.

@@ -9,6 +9,15 @@
 #                                                 so their GLIBC needs can be read
 #                                                 the same way for onefile and onedir
 #
+# First, whatever is set, it gives a windowed app the standard streams it lacks:
+# a Windows build is windowed (console=False), and started without pipes (a
+# double click, or Electron spawning it with stdio "ignore") it has
+# sys.stdout = sys.stderr = None. uvicorn's default log config then crashes the
+# backend at start (its formatter calls sys.stdout.isatty(); PyInstaller issue
+# 7339), and so does any other print-to-stream code that assumes they exist. A
+# None stream (sys.stdin/stdout/stderr and their sys.__*__ twins) becomes
+# os.devnull; a stream that exists is left exactly as it is.
+#
 # If either is set, it prints one line "PYBUNDLE_CHECK {json}" and leaves with
 # os._exit (0 if everything imported and copied, else 3): the app never starts.
 # os._exit is fine for onefile: the bootloader's parent process removes the
@@ -20,6 +29,26 @@
 # active only while the check is requested, for the entry script's first frame
 # (a top-level __main__ frame not belonging to a pyi_rth_* hook): by then every
 # runtime hook has run, exactly as at a normal start.
+
+
+def _pybundle_stdio():
+    import os
+    import sys
+
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        dunder = "__%s__" % name
+        if getattr(sys, name, None) is not None and getattr(sys, dunder, None) is not None:
+            continue
+        # UTF-8 so that writing any text succeeds, whatever the locale's code page.
+        stream = open(os.devnull, mode, encoding="utf-8", errors="replace")
+        if getattr(sys, name, None) is None:
+            setattr(sys, name, stream)
+        if getattr(sys, dunder, None) is None:
+            setattr(sys, dunder, stream)
+
+
+_pybundle_stdio()
+del _pybundle_stdio
 
 
 def _pybundle_check():
@@ -76,9 +105,13 @@ def _pybundle_check():
         report["ok"] = not report["failed"] and "dump_error" not in report
         line = "PYBUNDLE_CHECK " + json.dumps(report, sort_keys=True) + "\n"
         try:
+            if getattr(sys.stdout, "name", None) == os.devnull:
+                # A windowed build started without a stdout: _pybundle_stdio gave it
+                # os.devnull, but the verifier may still be reading file descriptor 1.
+                raise OSError("stdout is os.devnull")
             sys.stdout.write(line)
             sys.stdout.flush()
-        except Exception:  # windowed (console=False) builds have sys.stdout = None
+        except Exception:  # windowed (console=False) builds have no sys.stdout
             try:
                 os.write(1, line.encode())
             except OSError:

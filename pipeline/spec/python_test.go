@@ -101,6 +101,24 @@ var nasty = []Options{
 			{"emoji 😀\u2028.json", "."},
 		},
 	},
+	{
+		Target:           darwin,
+		Mode:             layout.OneFile,
+		Paths:            []string{`it's "src"`},
+		CollectData:      []string{"certifi", "app.static"},
+		CollectAll:       []string{"pkg"},
+		Binaries:         []Data{{`lib/q"uo'te.so`, "lib"}},
+		Icon:             `assets/it's "icon" $x {y} %s.icns`,
+		Entitlements:     `ent "q" ü.plist`,
+		CodesignIdentity: `Developer ID Application: O'Brien "Co" \ ü (AB12)`,
+	},
+	{
+		Target:      windows,
+		CollectAll:  []string{"pkg"},
+		Icon:        "assets/ünï 😀.ico",
+		Version:     VersionInfo{Name: `it's "P"`, Version: "1.2.3", Description: "a \\ b\nc \u2028 😀"},
+		VersionFile: `ver "q".txt`,
+	},
 }
 
 func TestGeneratedSpecIsValidPython(t *testing.T) {
@@ -149,6 +167,18 @@ def copy_metadata(name):
         raise Exception("No package metadata was found for missing")
     return [("/site/%s.dist-info" % name, "%s.dist-info" % name)]
 hooks.copy_metadata = copy_metadata
+# is_package, collect_data_files and collect_all, stubbed: a name starting with "missing" is not
+# an installed package. is_package records the import roots on sys.path when it was asked.
+def is_package(name):
+    calls.setdefault("is_package", []).append([name] + [p for p in sys.path if p.startswith("/src")])
+    return not name.startswith("missing")
+def collect_data_files(name):
+    d = name.replace(".", "/")
+    return [("/site/%s/data.json" % d, d)]
+def collect_all(name):
+    d = name.replace(".", "/")
+    return [("/site/%s/all.txt" % d, d)], [("/site/%s/lib.so" % d, d)], [name, name + ".sub"]
+hooks.is_package, hooks.collect_data_files, hooks.collect_all = is_package, collect_data_files, collect_all
 for m in ("PyInstaller", "PyInstaller.utils"):
     sys.modules[m] = types.ModuleType(m)
 sys.modules["PyInstaller.utils.hooks"] = hooks
@@ -162,15 +192,17 @@ type specCalls struct {
 		Scripts       []string   `json:"scripts"`
 		Pathex        []string   `json:"pathex"`
 		Datas         [][]string `json:"datas"`
+		Binaries      [][]string `json:"binaries"`
 		HiddenImports []string   `json:"hiddenimports"`
 		Excludes      []string   `json:"excludes"`
 		RuntimeHooks  []string   `json:"runtime_hooks"`
 		Noarchive     bool       `json:"noarchive"`
 		Optimize      int        `json:"optimize"`
 	}
-	PYZ     *int
-	EXE     map[string]any
-	COLLECT map[string]any
+	IsPackage [][]string `json:"is_package"`
+	PYZ       *int
+	EXE       map[string]any
+	COLLECT   map[string]any
 }
 
 func execSpec(t *testing.T, o Options, pure []string, binaries [][]string) (calls *specCalls, stdout string, code int) {
