@@ -112,6 +112,10 @@ func probeOnce(ctx context.Context, o Options) (attempt, error) {
 	}
 	close(stopScan)
 	<-scanDone
+	// One last look while the backend still runs: on a loaded machine the scanner's last
+	// round can predate a child forked just before the healthy answer, which SIGTERM would
+	// then orphan out of reach (seen under load: a setsid child reported as nothing left).
+	tr.scan()
 	if ctx.Err() != nil {
 		killTree(cmd.Process, tr, exited)
 		closeLogs()
