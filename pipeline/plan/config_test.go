@@ -151,3 +151,28 @@ func TestRequirements(t *testing.T) {
 		assert.ErrorContains(t, err, "[project] dependencies: ", bad)
 	}
 }
+
+// The README's configuration table lists every key with its type and default, and no key
+// that does not exist: users configure from that table.
+func TestREADMEListsEveryKey(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	assert.NilError(t, err)
+	rows := map[string][]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 5 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		rows[strings.Trim(strings.TrimSpace(cells[1]), "`")] = []string{strings.TrimSpace(cells[2]), strings.TrimSpace(cells[3])}
+	}
+	for _, k := range Keys {
+		row, ok := rows[k.Name]
+		if !assert.Check(t, ok, "README has no row for %s", k.Name) {
+			continue
+		}
+		assert.Check(t, row[0] == string(k.Kind), "%s: README says %s, the key is a %s", k.Name, row[0], k.Kind)
+		if k.Name != "entry" { // "found": no default, detected
+			assert.Check(t, row[1] == k.Default, "%s: README default %q, the key's %q", k.Name, row[1], k.Default)
+		}
+	}
+}

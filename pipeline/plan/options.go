@@ -274,7 +274,7 @@ var moreKeys = []Key{
 		},
 		reset: func(o *Options) { o.CopyMetadata = nil }},
 	{Name: "binaries", Kind: KindList,
-		Help: "extra binaries of the source, SRC:DEST (found ones are bundled anyway; for one in an ignored folder)",
+		Help: "files of the source bundled as binaries, SRC:DEST: an executable tool, a library without a .so/.dll name (.so, .pyd, .dylib, .dll files are found anyway)",
 		set: func(o *Options, v string) error {
 			for _, item := range splitList(v) {
 				d, err := collect.ParseData(item)
