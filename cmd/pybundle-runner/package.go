@@ -33,7 +33,9 @@ var leftoverWait = 5 * time.Second
 // app's electron-builder configuration takes it, electron-builder builds the targets, every
 // output this machine can open is checked with pipeline/pack (Property 6 and 9, asInvoker),
 // the unpacked app is started with PEFT_SELFTEST=1 (Property 3), and the build's report.json
-// plus a packages section and summary.txt are written next to the outputs.
+// plus a packages section and summary.txt are written next to the outputs. All of it happens
+// in a staging folder that replaces the output folder only when everything passed: a failed
+// run leaves the previous output as it was (package_publish.go).
 func (a *app) runPackage(ctx context.Context, args []string) (err error) {
 	cfg, err := parsePackage(args, a.hostOS, a.hostArch, a.stderr)
 	if err != nil {
@@ -75,12 +77,10 @@ func (a *app) runPackage(ctx context.Context, args []string) (err error) {
 	}
 
 	backendDist := filepath.Join(cfg.App, filepath.FromSlash(layout.AppBackendDir))
-	if err := checkFolders(cfg, outDir, backendDist); err != nil {
-		return fail("package.json", err.Error(), nil)
-	}
-	// Outputs of an earlier run, and its report, would be taken for this run's.
-	if err := os.RemoveAll(outDir); err != nil {
-		return fail(displayPath(outDir, cfg.App), "clearing electron-builder's output folder: "+err.Error(), nil)
+	// The output folder is replaced by this run's: refused before anything runs unless it is
+	// one pybundle-runner may replace.
+	if file, err := checkOutputFolder(cfg, outDir, backendDist); err != nil {
+		return fail(file, err.Error(), nil)
 	}
 
 	// Property 4: only a backend the build's report vouches for is packaged.
@@ -112,7 +112,16 @@ func (a *app) runPackage(ctx context.Context, args []string) (err error) {
 	if !signed {
 		a.logf("package: no CSC_LINK/CSC_NAME: unsigned build (CSC_IDENTITY_AUTO_DISCOVERY=false unless set)")
 	}
-	argv := electronBuilderArgs(prog, t, cfg.Targets, outDir, cfg.ElectronDist)
+	// npm ci may have taken minutes: the output folder is checked again as it is taken over.
+	if file, err := checkOutputFolder(cfg, outDir, backendDist); err != nil {
+		return fail(file, err.Error(), nil)
+	}
+	stage, err := stageOutput(outDir, a.logf)
+	if err != nil {
+		return fail(displayPath(outDir, cfg.App), err.Error(), nil)
+	}
+	defer stage.discard()
+	argv := electronBuilderArgs(prog, t, cfg.Targets, builderOutputDir(cfg.App, stage.dir), cfg.ElectronDist)
 	a.logf("package: %s", strings.Join(argv, " "))
 	out, err := a.command(ctx, cfg.App, env, argv...)
 	if err != nil {
@@ -125,7 +134,7 @@ func (a *app) runPackage(ctx context.Context, args []string) (err error) {
 
 	// Every output this machine can open, checked as the Linux stage checks its outputs.
 	h := host{goos: a.hostOS, lookPath: exec.LookPath, sevenZip: findSevenZip(cfg.App, a.hostOS, a.hostArch, exec.LookPath)}
-	pkgs, err := a.checkOutputs(ctx, cfg, h, outDir, entry, vouched, pj)
+	pkgs, err := a.checkOutputs(ctx, cfg, h, stage.dir, entry, vouched, pj)
 	if err != nil {
 		return fail(displayPath(outDir, cfg.App), err.Error(), nil)
 	}
@@ -134,7 +143,7 @@ func (a *app) runPackage(ctx context.Context, args []string) (err error) {
 	var startErr *diagnose.Error
 	if cfg.StartCheck {
 		var p report.Package
-		p, startErr = a.startCheck(ctx, cfg, ac, outDir, vouched)
+		p, startErr = a.startCheck(ctx, cfg, ac, stage.dir, vouched)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -142,20 +151,18 @@ func (a *app) runPackage(ctx context.Context, args []string) (err error) {
 	}
 
 	rep.Packages = append(rep.Packages, pkgs...)
-	js, err := rep.JSON()
-	if err != nil {
-		return fail("report.json", err.Error(), nil)
-	}
-	reportPath := filepath.Join(outDir, "report.json")
-	if err := os.WriteFile(reportPath, js, 0o644); err != nil {
-		return &diagnose.Error{Stage: "report", Target: t.String(), File: reportPath, Reason: err.Error()}
-	}
-	if err := os.WriteFile(filepath.Join(outDir, "summary.txt"), []byte(rep.Table()), 0o644); err != nil {
-		return &diagnose.Error{Stage: "report", Target: t.String(), File: filepath.Join(outDir, "summary.txt"), Reason: err.Error()}
-	}
 	fmt.Fprint(a.stdout, rep.Table())
-	a.logf("report: %s", reportPath)
-	return packagesError(t, pkgs, startErr)
+	// A failed run's outputs and report are not kept (the deferred discard removes them): the
+	// error names the stage, the output and the check with the tail of what failed, --result
+	// holds it, and the table above shows every check. Kept anywhere, they would be one more
+	// folder to clean up, and their report one to mistake for the good output's.
+	if err := packagesError(t, pkgs, startErr); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return a.publishOutput(cfg, stage, rep)
 }
 
 // Result is what --result holds after `package`: whether it passed and, if not, the error as
@@ -290,16 +297,16 @@ func checkBundle(src string, e report.Entry, goos string) error {
 	return nil
 }
 
-// checkFolders refuses folder layouts where clearing electron-builder's output folder or
+// checkFolders refuses folder layouts where replacing electron-builder's output folder or
 // replacing backend/dist would destroy the app or the build's output (the bundle lies in
 // --dist, so it is safe too).
 func checkFolders(cfg packageConfig, outDir, backendDist string) error {
 	overlap := func(x, y string) bool { return sameFile(x, y) || within(x, y) || within(y, x) }
 	switch {
 	case sameFile(outDir, cfg.App) || within(cfg.App, outDir):
-		return fmt.Errorf("electron-builder's output folder %s is the app folder or contains it: set build.directories.output to a folder of its own (pybundle-runner clears it before packaging)", outDir)
+		return fmt.Errorf("electron-builder's output folder %s is the app folder or contains it: set build.directories.output to a folder of its own (pybundle-runner replaces it with each run's output)", outDir)
 	case overlap(outDir, cfg.Dist):
-		return fmt.Errorf("electron-builder's output folder %s overlaps --dist %s: pybundle-runner clears it before packaging; keep the build's output elsewhere", outDir, cfg.Dist)
+		return fmt.Errorf("electron-builder's output folder %s overlaps --dist %s: pybundle-runner replaces it with each run's output; keep the build's output elsewhere", outDir, cfg.Dist)
 	case overlap(outDir, backendDist):
 		return fmt.Errorf("electron-builder's output folder %s overlaps %s, where the backend is put", outDir, backendDist)
 	case overlap(backendDist, cfg.Dist):

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
@@ -384,12 +385,24 @@ for a in "$@"; do case "$a" in -c.directories.output=*) out="${a#-c.directories.
 u="$out/linux-unpacked"
 mkdir -p "$u/resources/app" "$u/resources/backend" "$out/stage" &&
 cp -a backend/dist/. "$u/resources/backend/" &&
-echo '{"name":"peft-desktop"}' > "$u/resources/app/package.json" &&
+echo '{"name":"peft-desktop"}' > "$u/resources/app/package.json" || exit 1
+# What electron-builder packs with files "**/*": every top-level entry of the app but
+# node_modules and its output folder, which it leaves out only when that folder's path
+# relative to the app does not start with "." (app-builder-lib, getMainFileMatchers).
+rel=$(realpath -m -s --relative-to="$(pwd -P)" "$out")
+for f in * .[!.]*; do
+  [ -e "$f" ] || [ -L "$f" ] || continue
+  [ "$f" = node_modules ] && continue
+  case "$rel" in .*) ;; *) [ "$f" = "$rel" ] && continue;; esac
+  echo "$f"
+done > "$u/resources/app/files.txt"
 cp "$FAKE_APP" "$u/peft-desktop" && chmod 755 "$u/peft-desktop" &&
 cp -a "$u" "$out/stage/peft-desktop-0.1.0" || exit 1
 [ "$FAKE_EB_TAMPER" = mode ] && chmod 644 "$out"/stage/peft-desktop-0.1.0/resources/backend/*/*
 tar -czf "$out/peft-desktop-0.1.0.tar.gz" -C "$out/stage" peft-desktop-0.1.0 && rm -rf "$out/stage"
 echo "release notes" > "$out/builder-debug.yml"
+[ -n "$FAKE_EB_WAIT" ] && { : > "$FAKE_EB_WAIT"; exec sleep 30; }
+exit 0
 `
 
 const fakeElectronApp = `#!/bin/sh
@@ -413,7 +426,7 @@ func setupPackageFixture(t *testing.T) packageFixture {
 	if runtime.GOOS != "linux" {
 		t.Skip("the fakes are Linux shell scripts and a Linux sleep")
 	}
-	for _, tool := range []string{"sh", "tar", "pgrep", "sleep"} {
+	for _, tool := range []string{"sh", "tar", "pgrep", "sleep", "realpath"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s not on PATH", tool)
 		}
@@ -437,8 +450,10 @@ func setupPackageFixture(t *testing.T) packageFixture {
 	assert.NilError(t, os.WriteFile(appExe, []byte(fakeElectronApp), 0o755))
 	assert.NilError(t, os.WriteFile(filepath.Join(f.app, "package.json"), []byte(`{"name":"peft-desktop","version":"0.1.0",
   "build":{"appId":"x","linux":{"executableName":"peft-desktop"},"win":{"requestedExecutionLevel":"asInvoker"}}}`), 0o644))
-	// A stale output of an earlier run: must be gone, not checked.
+	// A stale output of an earlier electron-builder run (by hand, on a terminal: it wrote its
+	// effective configuration): must be gone, not checked.
 	assert.NilError(t, os.MkdirAll(filepath.Join(f.app, "dist", "stale-unpacked"), 0o755))
+	assert.NilError(t, os.WriteFile(filepath.Join(f.app, "dist", "builder-effective-config.yaml"), []byte("appId: x\n"), 0o644))
 
 	t.Setenv("FAKE_LOG", f.log)
 	t.Setenv("FAKE_APP", appExe)
@@ -466,12 +481,13 @@ func TestRunPackageWithFakes(t *testing.T) {
 
 	log, err := os.ReadFile(f.log)
 	assert.NilError(t, err)
-	assert.Equal(t, strings.TrimSpace(string(log)), "electron-builder --linux dir tar.gz --x64 --publish never -c.directories.output="+filepath.Join(f.app, "dist"))
+	assert.Check(t, is.Equal(strings.TrimSpace(string(log)), "electron-builder --linux dir tar.gz --x64 --publish never -c.directories.output="+builderOutput(t, f.log)))
+	assert.Check(t, isStageName(filepath.Join(f.app, "dist"), builderOutput(t, f.log)), "electron-builder writes into a staging folder")
 	assert.Check(t, is.Contains(stderr, "CSC_IDENTITY_AUTO_DISCOVERY=false"))
 
 	out := filepath.Join(f.app, "dist")
 	_, err = os.Stat(filepath.Join(out, "stale-unpacked"))
-	assert.Check(t, os.IsNotExist(err), "the output folder is cleared first")
+	assert.Check(t, os.IsNotExist(err), "the previous output is replaced")
 	b, err := os.ReadFile(filepath.Join(out, "report.json"))
 	assert.NilError(t, err)
 	rep, err := report.Parse(b)
@@ -507,19 +523,19 @@ func TestRunPackageWithFakes(t *testing.T) {
 func TestRunPackageFailures(t *testing.T) {
 	f := setupPackageFixture(t)
 	for _, tc := range []struct {
-		name   string
-		env    map[string]string
-		prep   func(t *testing.T)
-		args   []string
-		code   int
-		want   []string
-		report bool // report.json written (with the failed check)
+		name  string
+		env   map[string]string
+		prep  func(t *testing.T)
+		args  []string
+		code  int
+		want  []string
+		table bool // the report table is printed (a failure: with the failed check)
 	}{
-		{name: "mode lost in an output", env: map[string]string{"FAKE_EB_TAMPER": "mode"}, code: exitFail, report: true,
+		{name: "mode lost in an output", env: map[string]string{"FAKE_EB_TAMPER": "mode"}, code: exitFail, table: true,
 			want: []string{"package linux/amd64: peft-desktop-0.1.0.tar.gz: check mode failed: peft-desktop-0.1.0/resources/backend/" + f.name + "/" + f.name + ": mode 0644 lacks execute permission"}},
-		{name: "self-test fails", env: map[string]string{"FAKE_APP_MODE": "fail"}, code: exitFail, report: true,
+		{name: "self-test fails", env: map[string]string{"FAKE_APP_MODE": "fail"}, code: exitFail, table: true,
 			want: []string{"package linux/amd64: linux-unpacked: packaged app did not reach a healthy backend (exit 2): backend exited with code 3 during start-up", "last output:"}},
-		{name: "backend left running", env: map[string]string{"FAKE_APP_MODE": "leave"}, code: exitFail, report: true,
+		{name: "backend left running", env: map[string]string{"FAKE_APP_MODE": "leave"}, code: exitFail, table: true,
 			prep: func(t *testing.T) {
 				old := leftoverWait
 				leftoverWait = time.Second
@@ -530,7 +546,7 @@ func TestRunPackageFailures(t *testing.T) {
 			want: []string{"package linux/amd64: package.json: electron-builder failed (exit 3)", "fake electron-builder failure"}},
 		{name: "requested target missing", args: []string{"--targets", "dir,tar.gz,zip"}, code: exitFail,
 			want: []string{"package linux/amd64: dist: electron-builder produced no zip output (outputs: linux-unpacked, peft-desktop-0.1.0.tar.gz)"}},
-		{name: "no start check", env: map[string]string{"FAKE_APP_MODE": "fail"}, args: []string{"--start-check=false"}, code: exitPass, report: true},
+		{name: "no start check", env: map[string]string{"FAKE_APP_MODE": "fail"}, args: []string{"--start-check=false"}, code: exitPass, table: true},
 		{name: "tampered backend", code: exitFail,
 			prep: func(t *testing.T) {
 				p := filepath.Join(f.dist, "linux-amd64", f.name, f.name)
@@ -569,19 +585,17 @@ func TestRunPackageFailures(t *testing.T) {
 			if tc.prep != nil {
 				tc.prep(t)
 			}
-			code, _, stderr := f.run(t, tc.args...)
+			code, stdout, stderr := f.run(t, tc.args...)
 			assert.Equal(t, code, tc.code, stderr)
 			for _, w := range tc.want {
 				assert.Check(t, is.Contains(stderr, w))
 			}
+			// Only a run that passed publishes its outputs and report.
 			_, err = os.Stat(filepath.Join(f.app, "dist", "report.json"))
-			assert.Check(t, err == nil == tc.report, "report.json written: %v", err)
-			if tc.report && tc.code != exitPass {
-				b, err := os.ReadFile(filepath.Join(f.app, "dist", "report.json"))
-				assert.NilError(t, err)
-				rep, err := report.Parse(b)
-				assert.NilError(t, err)
-				assert.Check(t, !rep.OK(), "the report says what failed")
+			assert.Check(t, err == nil == (tc.code == exitPass), "report.json published: %v", err)
+			assert.Check(t, is.Equal(regexp.MustCompile(`TARGET +PACKAGE +KIND`).MatchString(stdout), tc.table), "the report table is printed")
+			if tc.table && tc.code != exitPass {
+				assert.Check(t, is.Contains(stdout, "FAIL"), "the table says what failed")
 			}
 			// No backend of this test is left running, whatever happened.
 			out, _ := exec.Command("pgrep", "-x", f.name).Output()
