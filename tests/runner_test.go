@@ -227,3 +227,60 @@ func cutWhileUploading(t *testing.T, r sshRunners) {
 	time.Sleep(20 * time.Second) // longer than the dispatch's cleanup attempt needs to fail
 	ipt("-D")
 }
+
+// TestRunnerTimeoutKillsRemoteJob: when --runner-timeout ends a job while the runner is busy
+// (here: health-checking a backend that never answers), the module kills what the job started
+// on the runner: afterwards no process there names the job's folder. Found by its source's
+// marker file, as other tests' jobs share the runner.
+func TestRunnerTimeoutKillsRemoteJob(t *testing.T) {
+	r := requireRunners(t)
+	t.Parallel()
+	src := filepath.Join(t.TempDir(), "backend")
+	marker := fmt.Sprintf("marker-%d.txt", time.Now().UnixNano())
+	assert.NilError(t, os.MkdirAll(src, 0o755))
+	// Never healthy: the runner's health stage waits (budget 10m) until the job is ended.
+	assert.NilError(t, os.WriteFile(filepath.Join(src, "main.py"), []byte("import time\n\ntime.sleep(900)\n"), 0o644))
+	assert.NilError(t, os.WriteFile(filepath.Join(src, marker), []byte("x"), 0o644))
+
+	jobDir := make(chan string, 1)
+	go func() { // the job's folder name, once its upload has landed
+		for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+			if m, _ := filepath.Glob(filepath.Join(r.Home, "pybundle-job-*", "src", marker)); len(m) > 0 {
+				jobDir <- filepath.Base(filepath.Dir(filepath.Dir(m[0])))
+				return
+			}
+		}
+		jobDir <- ""
+	}()
+	res := dagger(t, long, append(append([]string{"build", "--source", src, "--platforms", "linux/amd64", "--budget", "10m",
+		"--option", "trace=false"}, r.runnerArgs(r.offline(r.Runner), r.Key)...), "--runner-timeout", "2m",
+		"export", "--path", filepath.Join(t.TempDir(), "dist"))...)
+	assert.Assert(t, res.Code != 0, "must fail")
+	assert.Check(t, is.Contains(errorLine(res.Stderr), "did not finish within 2m0s"))
+	job := <-jobDir
+	assert.Assert(t, job != "", "the job never reached the runner")
+
+	// The kill is sent before the error returns; give the kernel a moment to reap.
+	var left []string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		if left = processesNaming(job); len(left) == 0 {
+			break
+		}
+	}
+	assert.Check(t, len(left) == 0, "still running on the runner after the timeout: %v", left)
+}
+
+// processesNaming lists this machine's processes whose command line contains s (the runners
+// are chroots on this machine, so their processes are ours to see).
+func processesNaming(s string) []string {
+	var out []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(b), s) {
+			continue
+		}
+		out = append(out, filepath.Base(filepath.Dir(p))+": "+strings.ReplaceAll(string(b), "\x00", " "))
+	}
+	return out
+}
