@@ -144,8 +144,11 @@ func (m *Pybundle) Verify(
 	// Modules that must import inside the frozen app (default: none beyond the executable starting).
 	// +optional
 	modules []string,
+	// Oldest glibc the bundle must run on, e.g. 2.31: every file needing a newer one is named.
+	// +optional
+	glibc string,
 ) (string, error) {
-	b, err := m.checking(platform, mode, name, modules, "", nil)
+	b, err := m.checking(platform, mode, name, modules, "", []string{"glibc=" + glibc})
 	if err != nil {
 		return "", err
 	}

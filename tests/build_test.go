@@ -149,6 +149,8 @@ func TestBadInput(t *testing.T) {
 			[]string{"health linux/amd64: peft_engine/peft_engine:", "exited with code 3", "database schema version 7 is newer"}},
 		{"never healthy within the budget", []string{"build", "--source", "testdata/broken/never-healthy", "--budget", "3s"},
 			[]string{"health linux/amd64: peft_engine/peft_engine:", "not healthy within 3s"}},
+		{"bundle needs a newer glibc than the target", []string{"build", "--source", "testdata/backend", "--option", "glibc=2.31"},
+			[]string{"verify linux/amd64: peft_engine/peft_engine:", "check glibc-target failed", "need a glibc above 2.31:", "_pydantic_core", "(GLIBC_2.3"}},
 		{"unknown platform", []string{"build", "--source", "testdata/backend", "--platforms", "linux/amd64,linux/sparc"},
 			[]string{`unknown platform "linux/sparc"`, "linux/arm64"}},
 		{"macOS without a runner", []string{"build", "--source", "testdata/backend", "--platforms", "darwin/arm64"},

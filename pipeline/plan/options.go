@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,6 +85,10 @@ type Options struct {
 	// CodesignIdentity and Entitlements (a source file) sign macOS builds.
 	CodesignIdentity string `json:"codesign_identity"`
 	Entitlements     string `json:"entitlements"`
+
+	// Glibc is the oldest glibc the Linux bundles must run on ("2.31"): verify fails a bundle
+	// with a file that needs a newer one, naming each such file.
+	Glibc string `json:"glibc"`
 }
 
 // Kind is the type of a Key's value.
@@ -312,12 +317,24 @@ var moreKeys = []Key{
 	{Name: "codesign-identity", Kind: KindString,
 		Help: "macOS: the identity PyInstaller signs the bundle with (a name in the runner's keychain)",
 		set:  func(o *Options, v string) error { o.CodesignIdentity = strings.TrimSpace(v); return nil }},
+	{Name: "glibc", Kind: KindString,
+		Help: "oldest glibc the Linux bundles must run on, e.g. 2.31 (Debian 11), 2.35 (Ubuntu 22.04): a file needing a newer one fails verify",
+		set: func(o *Options, v string) error {
+			if v = strings.TrimSpace(v); v != "" && !glibcVersion.MatchString(v) {
+				return fmt.Errorf("%q: want a glibc version such as 2.31", v)
+			}
+			o.Glibc = v
+			return nil
+		}},
 	{Name: "entitlements", Kind: KindString,
 		Help: "macOS: entitlements file of the source for the signature",
 		set:  sourceFileSetter(func(o *Options) *string { return &o.Entitlements })},
 }
 
 func init() { Keys = append(Keys, moreKeys...) }
+
+// glibcVersion matches a glibc release as the loader compares them: 2.31, 2.2.5.
+var glibcVersion = regexp.MustCompile(`^2\.[0-9]{1,2}(\.[0-9]{1,2})?$`)
 
 // isDistName reports whether s is a distribution name as packaging allows it.
 func isDistName(s string) bool {

@@ -80,6 +80,8 @@ type Build struct {
 	WarmUp []string
 	// Probe is how the backend is started and judged healthy.
 	Probe Probe
+	// Glibc is the oldest glibc a Linux bundle must run on ("" = no target).
+	Glibc string
 	// Files are written into the root of the source copy before PyInstaller runs: the spec,
 	// the runtime hook and, for a module or app entry, the launcher.
 	Files []File
@@ -209,6 +211,7 @@ func (p *Plan) decide() error {
 			Budget:     o.Budget,
 			WarmUp:     o.WarmUp,
 			Probe:      o.Probe(),
+			Glibc:      o.Glibc,
 			Files:      generated,
 		}
 		if l := p.Entry.Launcher(); l != nil {
@@ -264,6 +267,9 @@ func (b Build) VerifyOptions(distPath string, emulated bool) verify.Options {
 	o := verify.Options{
 		Artifact: filepath.Join(distPath, filepath.FromSlash(b.Bundle.Rel())),
 		Modules:  b.ImportCheck,
+	}
+	if b.Target().OS == "linux" {
+		o.GlibcTarget = b.Glibc
 	}
 	if b.Bundle.Onedir() {
 		o.Bundle = filepath.Join(distPath, filepath.FromSlash(b.Bundle.Root()))
@@ -333,7 +339,7 @@ func Checking(b layout.Bundle, modules []string, o Options) (Build, error) {
 		o.Budget = Defaults().Budget
 	}
 	return Build{Bundle: b, Spec: spec.Options{Target: b.Target, Name: b.Name, Mode: b.Mode}, ImportCheck: modules,
-		Budget: o.Budget, WarmUp: o.WarmUp, Probe: o.Probe()}, nil
+		Budget: o.Budget, WarmUp: o.WarmUp, Probe: o.Probe(), Glibc: o.Glibc}, nil
 }
 
 func sortedSet(xs []string) []string {

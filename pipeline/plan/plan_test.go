@@ -172,6 +172,10 @@ func TestBuildCommands(t *testing.T) {
 	assert.Assert(t, is.Contains(v.Modules, "services.users"), "what is loaded by name is imported in the frozen app")
 	assert.Assert(t, !slices.Contains(v.Modules, "database"), "own modules are not imported one by one: importing may run them")
 	assert.Equal(t, v.Timeout, time.Duration(0))
+	assert.Equal(t, v.GlibcTarget, "", "no glibc target unless given")
+	gb := b
+	gb.Glibc = "2.31"
+	assert.Equal(t, gb.VerifyOptions("/opt/app", false).GlibcTarget, "2.31")
 	assert.Equal(t, b.VerifyOptions("/opt/app", true).Timeout, EmulatedVerifyTimeout)
 
 	h := b.HealthOptions("/opt/app", true)

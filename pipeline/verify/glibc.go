@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -28,27 +29,47 @@ const glibcPrefix = "GLIBC_"
 // file without version needs (a static binary) return "", nil: they put no
 // floor on the runtime's glibc.
 func GlibcNeeds(path string) (string, error) {
+	vs, err := GlibcVersionsNeeded(path)
+	if err != nil || len(vs) == 0 {
+		return "", err
+	}
+	return vs[len(vs)-1], nil
+}
+
+// GlibcVersionsNeeded returns every GLIBC_x.y version path needs, lowest first, without
+// repeats: what a glibc target is checked against, file by file.
+func GlibcVersionsNeeded(path string) ([]string, error) {
 	f, ok, err := openELF(path)
 	if err != nil || !ok {
-		return "", err
+		return nil, err
 	}
 	defer f.Close()
 	if f.SectionByType(elf.SHT_GNU_VERNEED) == nil {
-		return "", nil
+		return nil, nil
 	}
 	needs, err := f.DynamicVersionNeeds()
 	if err != nil {
-		return "", fmt.Errorf("%s: reading ELF version needs: %w", path, err)
+		return nil, fmt.Errorf("%s: reading ELF version needs: %w", path, err)
 	}
-	var max string
+	var out []string
 	for _, lib := range needs {
 		for _, dep := range lib.Needs {
-			if v, ok := glibcVersion(dep.Dep); ok && CompareVersions(v, max) > 0 {
-				max = v
+			if v, ok := glibcVersion(dep.Dep); ok && !slices.Contains(out, v) {
+				out = append(out, v)
 			}
 		}
 	}
-	return max, nil
+	slices.SortFunc(out, CompareVersions)
+	return out, nil
+}
+
+// Above are the versions of vs above target (vs sorted lowest first).
+func Above(vs []string, target string) []string {
+	i := slices.IndexFunc(vs, func(v string) bool { return CompareVersions(v, target) > 0 })
+	if i < 0 {
+		return nil
+	}
+	return vs[i:]
 }
 
 // GlibcProvided returns the highest GLIBC_x.y version that the C library at

@@ -1,10 +1,12 @@
 package verify
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"gotest.tools/v3/assert"
@@ -113,4 +115,27 @@ func TestGlibcVersionName(t *testing.T) {
 		assert.Equal(t, got, want, name)
 		assert.Equal(t, ok, want != "", name)
 	}
+}
+
+func TestAbove(t *testing.T) {
+	vs := []string{"2.2.5", "2.3", "2.17", "2.34", "2.38"}
+	assert.DeepEqual(t, Above(vs, "2.31"), []string{"2.34", "2.38"})
+	assert.DeepEqual(t, Above(vs, "2.38"), []string(nil))
+	assert.DeepEqual(t, Above(vs, "2.2"), vs)
+	assert.DeepEqual(t, Above(nil, "2.31"), []string(nil))
+}
+
+func TestGlibcTargetCheck(t *testing.T) {
+	ok, detail := glibcTargetCheck("2.31", glibcResult{inspected: true, floor: "2.28"})
+	assert.Assert(t, ok, detail)
+	ok, detail = glibcTargetCheck("2.31", glibcResult{floor: "2.28"})
+	assert.Assert(t, !ok && strings.Contains(detail, "not inspected"), detail)
+	var above []GlibcNeed
+	for i := range 14 {
+		above = append(above, GlibcNeed{File: fmt.Sprintf("lib%02d.so", i), Versions: []string{"2.34", "2.38"}})
+	}
+	ok, detail = glibcTargetCheck("2.31", glibcResult{inspected: true, floor: "2.38", above: above})
+	assert.Assert(t, !ok)
+	assert.Assert(t, strings.HasPrefix(detail, "14 file(s) need a glibc above 2.31: lib00.so (GLIBC_2.34, GLIBC_2.38); "), detail)
+	assert.Assert(t, strings.Contains(detail, "and 2 more"), detail)
 }

@@ -159,6 +159,9 @@ type glibcResult struct {
 	ok                   bool
 	detail               string
 	floor, from, runtime string
+	// inspected: every file's needs were read; above: those over Options.GlibcTarget.
+	inspected bool
+	above     []GlibcNeed
 }
 
 // glibcCheck finds the glibc floor of the executable and its shared libraries
@@ -185,15 +188,19 @@ func glibcCheck(o Options, onedir bool, dumpDir string, ic importResult) glibcRe
 		return g
 	}
 	for _, f := range files {
-		v, err := GlibcNeeds(f.path)
+		vs, err := GlibcVersionsNeeded(f.path)
 		if err != nil {
 			g.detail = fmt.Sprintf("%s: %v", f.label, err)
 			return g
 		}
-		if CompareVersions(v, g.floor) > 0 {
-			g.floor, g.from = v, f.label
+		if len(vs) > 0 && CompareVersions(vs[len(vs)-1], g.floor) > 0 {
+			g.floor, g.from = vs[len(vs)-1], f.label
+		}
+		if over := Above(vs, o.GlibcTarget); o.GlibcTarget != "" && len(over) > 0 {
+			g.above = append(g.above, GlibcNeed{File: f.label, Versions: over})
 		}
 	}
+	g.inspected = onedir || ic.ran
 
 	g.runtime = o.RuntimeGlibc
 	var runtimeErr error
@@ -222,6 +229,36 @@ func glibcCheck(o Options, onedir bool, dumpDir string, ic importResult) glibcRe
 		g.detail = fmt.Sprintf("%s; runtime has glibc %s (%d file(s) inspected)", needs, g.runtime, len(files))
 	}
 	return g
+}
+
+// maxGlibcFiles bounds the files a failed glibc-target check names (all are in the result).
+const maxGlibcFiles = 12
+
+// glibcTargetCheck judges the bundle against the oldest glibc it must run on.
+func glibcTargetCheck(target string, g glibcResult) (bool, string) {
+	switch {
+	case !g.inspected:
+		return false, fmt.Sprintf("cannot check glibc %s: the bundled libraries were not inspected", target)
+	case len(g.above) == 0:
+		return true, fmt.Sprintf("every file runs on glibc %s (the bundle needs at most %s)", target, or(g.floor, "none"))
+	}
+	var files []string
+	for _, n := range g.above[:min(len(g.above), maxGlibcFiles)] {
+		files = append(files, fmt.Sprintf("%s (GLIBC_%s)", n.File, strings.Join(n.Versions, ", GLIBC_")))
+	}
+	more := ""
+	if len(g.above) > maxGlibcFiles {
+		more = fmt.Sprintf(" and %d more", len(g.above)-maxGlibcFiles)
+	}
+	return false, fmt.Sprintf("%d file(s) need a glibc above %s: %s%s; build on a system with glibc %s or older (README: glibc)",
+		len(g.above), target, strings.Join(files, "; "), more, target)
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // lastLines formats the last n lines for appending to a check detail.

@@ -28,6 +28,8 @@ const (
 	CheckNoPython   = "no-python"
 	CheckImports    = "imports"
 	CheckGlibc      = "glibc"
+	// CheckGlibcTarget fails when a file of the bundle needs a glibc above Options.GlibcTarget.
+	CheckGlibcTarget = "glibc-target"
 )
 
 // Defaults applied by Run to zero Options fields.
@@ -58,6 +60,9 @@ type Options struct {
 	// RuntimeGlibc overrides the glibc version of the runtime (e.g. "2.36");
 	// empty means read it from the running system's libc.so.6.
 	RuntimeGlibc string `json:"runtime_glibc,omitempty"`
+	// GlibcTarget is the oldest glibc the bundle must run on (e.g. "2.31"): every file that
+	// needs a newer one fails the glibc-target check, named with the versions it needs.
+	GlibcTarget string `json:"glibc_target,omitempty"`
 	// Timeout bounds the run of the artifact (default DefaultTimeout; emulated
 	// runs under QEMU are slow).
 	Timeout time.Duration `json:"timeout,omitempty"`
@@ -65,6 +70,12 @@ type Options struct {
 	// means the $PATH entries plus DefaultPythonDirs. Tests on a host that has
 	// Python point this at a temporary directory.
 	PythonSearchDirs []string `json:"python_search_dirs,omitempty"`
+}
+
+// GlibcNeed is a file of the bundle and GLIBC_x.y versions it needs.
+type GlibcNeed struct {
+	File     string   `json:"file"`
+	Versions []string `json:"versions"`
 }
 
 // Check is the outcome of one named check.
@@ -98,6 +109,8 @@ type Result struct {
 	GlibcFloorFrom string `json:"glibc_floor_from"`
 	// RuntimeGlibc is the glibc version of the system the check ran on.
 	RuntimeGlibc string `json:"runtime_glibc"`
+	// GlibcAbove are the files needing a glibc above Options.GlibcTarget, and those versions.
+	GlibcAbove []GlibcNeed `json:"glibc_above,omitempty"`
 	// Python is the frozen interpreter's version, as reported by the runtime hook.
 	Python string `json:"python"`
 }
@@ -207,6 +220,11 @@ func Run(ctx context.Context, o Options) (r Result, err error) {
 	g := glibcCheck(o, onedir, dumpDir, ic)
 	r.GlibcFloor, r.GlibcFloorFrom, r.RuntimeGlibc = g.floor, g.from, g.runtime
 	add(CheckGlibc, g.ok, "%s", g.detail)
+	if o.GlibcTarget != "" {
+		r.GlibcAbove = g.above
+		ok, detail := glibcTargetCheck(o.GlibcTarget, g)
+		add(CheckGlibcTarget, ok, "%s", detail)
+	}
 	return r, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -123,6 +124,31 @@ func TestRunOnedir(t *testing.T) {
 	assert.Equal(t, r.BundleSHA256, hex256([]byte(manifest)))
 	assert.Equal(t, r.SHA256, hex256(exeBytes))
 	assert.Equal(t, r.GlibcFloorFrom, "_internal/libpython3.13.so.1.0", "read from the bundle on disk")
+
+	t.Run("glibc target", func(t *testing.T) {
+		// At the bundle's own floor: passes. Below it: fails naming the library and every
+		// version above the target; the result lists them.
+		o := o
+		o.GlibcTarget = r.GlibcFloor
+		r2, err := Run(context.Background(), o)
+		assert.NilError(t, err)
+		assert.Assert(t, r2.OK, "%+v", r2.Checks)
+		assert.Equal(t, r2.Checks[len(r2.Checks)-1].Name, CheckGlibcTarget)
+		assert.Equal(t, len(r2.GlibcAbove), 0)
+
+		o.GlibcTarget = "2.2.5"
+		r2, err = Run(context.Background(), o)
+		assert.NilError(t, err)
+		assert.Assert(t, !r2.OK)
+		c := r2.Checks[len(r2.Checks)-1]
+		assert.Equal(t, c.Name, CheckGlibcTarget)
+		assert.Assert(t, is.Contains(c.Detail, "need a glibc above 2.2.5: "))
+		assert.Assert(t, is.Contains(c.Detail, "_internal/libpython3.13.so.1.0 (GLIBC_"))
+		assert.Assert(t, is.Contains(c.Detail, "GLIBC_"+r.GlibcFloor+")"), "the highest version is named")
+		i := slices.IndexFunc(r2.GlibcAbove, func(n GlibcNeed) bool { return n.File == "_internal/libpython3.13.so.1.0" })
+		assert.Assert(t, i >= 0, "%+v", r2.GlibcAbove)
+		assert.Equal(t, r2.GlibcAbove[i].Versions[len(r2.GlibcAbove[i].Versions)-1], r.GlibcFloor)
+	})
 
 	t.Run("same content elsewhere gives the same digests", func(t *testing.T) {
 		other := filepath.Join(t.TempDir(), "copy")
