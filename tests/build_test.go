@@ -140,7 +140,7 @@ func TestBadInput(t *testing.T) {
 		want []string
 	}{
 		{"no entry point", []string{"build", "--source", "testdata/broken/no-entry"},
-			[]string{"plan linux/amd64: main.py: entry point not found"}},
+			[]string{"plan linux/amd64:", "entry: no entry point found", "set entry to a script"}},
 		{"syntax error", []string{"build", "--source", "testdata/broken/syntax-error"},
 			[]string{"compile linux/amd64: main.py:", "SyntaxError"}},
 		{"lazily imported module missing", []string{"build", "--source", "testdata/broken/missing-lazy"},

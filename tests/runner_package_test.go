@@ -122,7 +122,7 @@ func TestRunnerPackage(t *testing.T) {
 			}
 			if p.Kind == "start" {
 				assert.Check(t, is.Contains(checks["start"].Detail, "packaged app reached a healthy backend"))
-				assert.Check(t, is.Contains(checks["start"].Detail, "under xvfb-run; no peft_engine process left after quit"))
+				assert.Check(t, is.Contains(checks["start"].Detail, "under xvfb-run; no process of the app (peft_engine included) left after quit"))
 				continue
 			}
 			for _, c := range []string{"resources", "location", "mode", "outside-asar", "sha256", "win-config"} {
