@@ -131,11 +131,12 @@ func TestGlibcTargetCheck(t *testing.T) {
 	ok, detail = glibcTargetCheck("2.31", glibcResult{floor: "2.28"})
 	assert.Assert(t, !ok && strings.Contains(detail, "not inspected"), detail)
 	var above []GlibcNeed
-	for i := range 14 {
-		above = append(above, GlibcNeed{File: fmt.Sprintf("lib%02d.so", i), Versions: []string{"2.34", "2.38"}})
+	for i := range 13 {
+		above = append(above, GlibcNeed{File: fmt.Sprintf("lib%02d.so", i), Versions: []string{"2.34"}})
 	}
+	above = append(above, GlibcNeed{File: "newest.so", Versions: []string{"2.34", "2.38"}})
 	ok, detail = glibcTargetCheck("2.31", glibcResult{inspected: true, floor: "2.38", above: above})
 	assert.Assert(t, !ok)
-	assert.Assert(t, strings.HasPrefix(detail, "14 file(s) need a glibc above 2.31: lib00.so (GLIBC_2.34, GLIBC_2.38); "), detail)
+	assert.Assert(t, strings.HasPrefix(detail, "14 file(s) need a glibc above 2.31: newest.so (GLIBC_2.34, GLIBC_2.38); lib00.so (GLIBC_2.34); "), "newest first: %s", detail)
 	assert.Assert(t, strings.Contains(detail, "and 2 more"), detail)
 }

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"github.com/pybundle/pybundle/pipeline/diagnose"
+	"slices"
 
 	"bufio"
 	"bytes"
@@ -242,8 +243,13 @@ func glibcTargetCheck(target string, g glibcResult) (bool, string) {
 	case len(g.above) == 0:
 		return true, fmt.Sprintf("every file runs on glibc %s (the bundle needs at most %s)", target, or(g.floor, "none"))
 	}
+	// The files needing the newest glibc first: those are what holds the floor up.
+	above := slices.Clone(g.above)
+	slices.SortStableFunc(above, func(a, b GlibcNeed) int {
+		return CompareVersions(b.Versions[len(b.Versions)-1], a.Versions[len(a.Versions)-1])
+	})
 	var files []string
-	for _, n := range g.above[:min(len(g.above), maxGlibcFiles)] {
+	for _, n := range above[:min(len(above), maxGlibcFiles)] {
 		files = append(files, fmt.Sprintf("%s (GLIBC_%s)", n.File, strings.Join(n.Versions, ", GLIBC_")))
 	}
 	more := ""
