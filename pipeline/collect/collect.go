@@ -144,6 +144,13 @@ func Collect(tree *source.Tree, r Rules) (Collection, error) {
 			}
 			if m := moduleName(f.Path, roots); m != "" {
 				c.Modules = append(c.Modules, m)
+				// A module of a folder without __init__.py (a namespace package) is as often
+				// a script a tool loads by its path (Alembic's migrations/env.py, a task
+				// folder): PyInstaller would only put it in its archive, so it goes where it
+				// lives as well.
+				if inNamespaceFolder(tree, f.Path, roots) && !matchAny(r.ExcludeData, f.Path) {
+					data = append(data, f)
+				}
 			} else if !matchAny(r.ExcludeData, f.Path) {
 				// No import reaches a file like versions/001_init.py: whoever runs it reads it
 				// as a file (migration tools do), so it goes where it lives, as data.
@@ -250,6 +257,13 @@ func moduleName(p string, roots []string) string {
 		}
 	}
 	return strings.Join(parts, ".")
+}
+
+// inNamespaceFolder reports whether the module file p lies in a folder below its import root
+// that has no __init__.py.
+func inNamespaceFolder(tree *source.Tree, p string, roots []string) bool {
+	dir := path.Dir(p)
+	return path.Dir(relTo(p, rootOf(p, roots))) != "." && !tree.Has(dir+"/__init__.py")
 }
 
 func isIdentifier(s string) bool {

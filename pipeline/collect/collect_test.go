@@ -60,14 +60,15 @@ func TestCollectFlatLayout(t *testing.T) {
 		{Src: "app/conf", Dest: "app/conf"},
 		{Src: "app/static", Dest: "app/static"},
 		{Src: "app/templates", Dest: "app/templates"},
-		{Src: "migrations/alembic.ini", Dest: "migrations"},
-		{Src: "migrations/versions", Dest: "migrations/versions"}, // scripts no import reaches
+		// env.py is a module (namespace package) and a script Alembic loads by its path: the
+		// whole folder goes where it lives; versions/ are scripts no import reaches.
+		{Src: "migrations", Dest: "migrations"},
 		{Src: "my-scripts", Dest: "my-scripts"},
 		{Src: "seed.db", Dest: "."},
 		{Src: "settings.toml", Dest: "."},
 	})
 	assert.DeepEqual(t, c.Binaries, []spec.Data{{Src: "app/_speedups.cpython-313-x86_64-linux-gnu.so", Dest: "app"}})
-	assert.Equal(t, c.Summary.Files, 10)
+	assert.Equal(t, c.Summary.Files, 11)
 	assert.Equal(t, c.Summary.Largest[0], FileBytes{Path: "app/conf/modules.json", Bytes: int64(len(`["app.plugins.pdf"]`))})
 }
 
