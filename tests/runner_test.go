@@ -241,6 +241,9 @@ func TestRunnerTimeoutKillsRemoteJob(t *testing.T) {
 	// Never healthy: the runner's health stage waits (budget 10m) until the job is ended.
 	assert.NilError(t, os.WriteFile(filepath.Join(src, "main.py"), []byte("import time\n\ntime.sleep(900)\n"), 0o644))
 	assert.NilError(t, os.WriteFile(filepath.Join(src, marker), []byte("x"), 0o644))
+	req, err := os.ReadFile(filepath.Join(repoRoot(t), "testdata", "backend", "requirements.txt"))
+	assert.NilError(t, err)
+	assert.NilError(t, os.WriteFile(filepath.Join(src, "requirements.txt"), req, 0o644))
 
 	jobDir := make(chan string, 1)
 	go func() { // the job's folder name, once its upload has landed
