@@ -18,6 +18,7 @@ import (
 	"github.com/pybundle/pybundle/pipeline/layout"
 	"github.com/pybundle/pybundle/pipeline/plan"
 	"github.com/pybundle/pybundle/pipeline/report"
+	"github.com/pybundle/pybundle/pipeline/runson"
 	"github.com/pybundle/pybundle/pipeline/target"
 	"github.com/pybundle/pybundle/pipeline/trace"
 	"github.com/pybundle/pybundle/pipeline/verify"
@@ -147,12 +148,16 @@ func (m *Pybundle) Verify(
 	// Oldest glibc the bundle must run on, e.g. 2.31: every file needing a newer one is named.
 	// +optional
 	glibc string,
+	// Image to verify in instead of the base image, e.g. debian:bullseye-slim (a runtime of
+	// the matrix: the result's glibc_missing names what it lacks).
+	// +optional
+	runtime string,
 ) (string, error) {
 	b, err := m.checking(platform, mode, name, modules, "", []string{"glibc=" + glibc})
 	if err != nil {
 		return "", err
 	}
-	res, err := m.verify(ctx, b, dist)
+	res, err := m.verify(ctx, b, or(runtime, m.BaseImage), dist)
 	if err != nil {
 		return "", err
 	}
@@ -195,6 +200,9 @@ func (m *Pybundle) Health(
 	// health-path=/healthz, port-args=none, port-env=BACKEND_PORT, health-env=MODE=test, warmup=/api/items.
 	// +optional
 	option []string,
+	// Image to start it in instead of the base image, e.g. debian:bullseye-slim.
+	// +optional
+	runtime string,
 ) (string, error) {
 	b, err := m.checking(platform, mode, name, nil, budget, option)
 	if err != nil {
@@ -203,7 +211,7 @@ func (m *Pybundle) Health(
 	if occupyPort && port == 0 {
 		return "", &diagnose.Error{Stage: "health", Target: b.Target().String(), Reason: "--occupy-port needs --port"}
 	}
-	res, err := m.health(ctx, b, dist, healthRun{port: port, runs: runs, occupy: occupyPort})
+	res, err := m.health(ctx, b, dist, healthRun{port: port, runs: runs, occupy: occupyPort, image: or(runtime, m.BaseImage)})
 	if err != nil {
 		return "", err
 	}
@@ -623,22 +631,23 @@ func (m *Pybundle) compile(ctx context.Context, p *planned, b plan.Build) (*comp
 	return &compiled{dist: run.Directory(distDir), builder: builder}, nil
 }
 
-// checkContainer is the fresh, Python-free container holding the bundle and the probe.
-func (m *Pybundle) checkContainer(t target.Target, dist *dagger.Directory) *dagger.Container {
-	return m.Runtime(dagger.Platform(t.String())).
+// checkContainer is the fresh, Python-free container of image (the base image, or another
+// runtime of the matrix) holding the bundle and the probe.
+func (m *Pybundle) checkContainer(t target.Target, image string, dist *dagger.Directory) *dagger.Container {
+	return m.Runtime(dagger.Platform(t.String()), image).
 		WithFile(probePath, m.probe(t), dagger.ContainerWithFileOpts{Permissions: 0o755}).
 		WithDirectory(appDir, dist).
 		WithWorkdir("/tmp")
 }
 
-// verify runs verify's checks on the bundle in the clean runtime.
-func (m *Pybundle) verify(ctx context.Context, b plan.Build, dist *dagger.Directory) (verify.Result, error) {
+// verify runs verify's checks on the bundle in a clean runtime of image; a failed check fails.
+func (m *Pybundle) verify(ctx context.Context, b plan.Build, image string, dist *dagger.Directory) (verify.Result, error) {
 	t := b.Target()
 	fail := func(reason string) error {
 		return &diagnose.Error{Stage: "verify", Target: t.String(), File: b.Bundle.Rel(), Reason: reason}
 	}
-	var res verify.Result
-	if _, err := runProbe(ctx, m.checkContainer(t, dist), "verify", b.VerifyOptions(appDir, t.Emulated(hostPlatform(ctx))), &res); err != nil {
+	res, err := m.verifyOn(ctx, t, image, dist, b.VerifyOptions(appDir, t.Emulated(hostPlatform(ctx))))
+	if err != nil {
 		return res, fail(err.Error())
 	}
 	if !res.OK {
@@ -647,31 +656,90 @@ func (m *Pybundle) verify(ctx context.Context, b plan.Build, dist *dagger.Direct
 	return res, nil
 }
 
+// verifyOn runs verify's probe with opts in a clean runtime of image: the error is the probe's
+// not answering, a failed check is in the result (the runtime matrix reports those).
+func (m *Pybundle) verifyOn(ctx context.Context, t target.Target, image string, dist *dagger.Directory, opts verify.Options) (verify.Result, error) {
+	var res verify.Result
+	_, err := runProbe(ctx, m.checkContainer(t, image, dist), "verify", opts, &res)
+	return res, err
+}
+
 // healthRun are the health function's extras over the plan's settings.
 type healthRun struct {
 	port, runs int
 	occupy     bool
+	image      string // the runtime to start it in ("" = the base image)
 }
 
-// health starts the bundle in the clean runtime and times it to a healthy answer.
+// health starts the bundle in a clean runtime and times it to a healthy answer; not healthy
+// fails.
 func (m *Pybundle) health(ctx context.Context, b plan.Build, dist *dagger.Directory, hr healthRun) (health.Result, error) {
 	t := b.Target()
 	opts := b.HealthOptions(appDir, t.Emulated(hostPlatform(ctx)))
 	opts.Port, opts.Runs = hr.port, max(hr.runs, 1)
-	// A timing that came from the cache would be a lie: every call measures anew.
-	ctr := m.checkContainer(t, dist).WithEnvVariable("PYBUNDLE_HEALTH_RUN", strconv.FormatInt(time.Now().UnixNano(), 10))
 	prelude := ""
 	if hr.occupy { // another program holds the port, in the same exec as the probe
 		prelude = fmt.Sprintf("%s hold --port %d & sleep 0.3", probePath, hr.port)
 	}
-	var res health.Result
-	if _, err := runProbe(ctx, ctr, "health", opts, &res, prelude); err != nil {
+	res, err := m.healthOn(ctx, t, or(hr.image, m.BaseImage), dist, opts, prelude)
+	if err != nil {
 		return res, &diagnose.Error{Stage: "health", Target: t.String(), File: b.Bundle.Rel(), Reason: err.Error()}
 	}
 	if !res.OK {
 		return res, &diagnose.Error{Stage: "health", Target: t.String(), File: b.Bundle.Rel(), Reason: res.Reason, Tail: res.LogTail}
 	}
 	return res, nil
+}
+
+// healthOn runs health's probe with opts in a clean runtime of image, after the shell prelude
+// when one is given: the error is the probe's not answering, a failed start is in the result.
+func (m *Pybundle) healthOn(ctx context.Context, t target.Target, image string, dist *dagger.Directory, opts health.Options, prelude string) (health.Result, error) {
+	// A timing that came from the cache would be a lie: every call measures anew.
+	ctr := m.checkContainer(t, image, dist).WithEnvVariable("PYBUNDLE_HEALTH_RUN", strconv.FormatInt(time.Now().UnixNano(), 10))
+	var res health.Result
+	_, err := runProbe(ctx, ctr, "health", opts, &res, prelude)
+	return res, err
+}
+
+// runsOn starts the bundle on every runtime of the matrix (pipeline/runson) and returns the
+// report's rows: the base's row is the build's own verify and health (v, h), every other
+// runtime gets its own verify and health; an emulated target is started on its base only. A
+// runtime the bundle must run on and does not (runson.Failure) fails the build; any other
+// failure is a fact of the report.
+func (m *Pybundle) runsOn(ctx context.Context, b plan.Build, dist *dagger.Directory, v verify.Result, h health.Result) ([]report.RunsOn, error) {
+	t := b.Target()
+	fail := func(reason string, tail []string) error {
+		return &diagnose.Error{Stage: "runs-on", Target: t.String(), File: b.Bundle.Rel(), Reason: reason, Tail: tail}
+	}
+	matrix, err := runson.Matrix(m.BaseImage, m.Runtimes)
+	if err != nil {
+		return nil, fail(err.Error(), nil)
+	}
+	emulated := t.Emulated(hostPlatform(ctx))
+	var rows []report.RunsOn
+	for _, rt := range matrix { // one after the other: each start is timed, and 2 cores are shared
+		if why := rt.Skip(emulated); why != "" {
+			rows = append(rows, runson.Skipped(rt, why))
+			continue
+		}
+		start := runson.Start{Verify: v, Health: &h}
+		if !rt.Base {
+			if start.Verify, err = m.verifyOn(ctx, t, rt.Image, dist, rt.VerifyOptions(b.VerifyOptions(appDir, emulated))); err != nil {
+				return nil, fail(rt.Image+": verify: "+err.Error(), nil)
+			}
+			hr, err := m.healthOn(ctx, t, rt.Image, dist, b.HealthOptions(appDir, emulated), "")
+			if err != nil {
+				return nil, fail(rt.Image+": health: "+err.Error(), nil)
+			}
+			start.Health = &hr
+		}
+		rows = append(rows, runson.Judge(rt, b.Glibc, start))
+	}
+	rows = runson.Sort(rows)
+	if _, reason, failed := runson.Failure(rows, b.Glibc); failed {
+		return nil, fail(reason, nil)
+	}
+	return rows, nil
 }
 
 // backend builds every target of the request (local ones in Dagger, the others on their
@@ -731,11 +799,15 @@ func (m *Pybundle) buildOne(ctx context.Context, p *planned, b plan.Build) (repo
 	if err != nil {
 		return report.Report{}, nil, err
 	}
-	v, err := m.verify(ctx, b, c.dist)
+	v, err := m.verify(ctx, b, m.BaseImage, c.dist)
 	if err != nil {
 		return report.Report{}, nil, err
 	}
 	h, err := m.health(ctx, b, c.dist, healthRun{})
+	if err != nil {
+		return report.Report{}, nil, err
+	}
+	runsOn, err := m.runsOn(ctx, b, c.dist, v, h)
 	if err != nil {
 		return report.Report{}, nil, err
 	}
@@ -748,7 +820,7 @@ func (m *Pybundle) buildOne(ctx context.Context, p *planned, b plan.Build) (repo
 		return report.Report{}, nil, &diagnose.Error{Stage: "report", Target: b.Target().String(), Reason: "listing the builder's packages: " + err.Error()}
 	}
 	e, doc, err := b.WithSBOM(p.Options, b.Entry(plan.Outcome{Verify: v, Health: &h, PyInstaller: pyinstaller, Packages: pkgs,
-		Duration: time.Since(start), Builder: "dagger:" + string(m.Installer)}), inst)
+		Duration: time.Since(start), Builder: "dagger:" + string(m.Installer), RunsOn: runsOn}), inst)
 	if err != nil {
 		return report.Report{}, nil, &diagnose.Error{Stage: "report", Target: b.Target().String(), File: b.SBOMFile(), Reason: err.Error()}
 	}

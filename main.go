@@ -21,6 +21,7 @@ import (
 	"github.com/pybundle/pybundle/internal/dagger"
 	"github.com/pybundle/pybundle/pipeline/diagnose"
 	"github.com/pybundle/pybundle/pipeline/plan"
+	"github.com/pybundle/pybundle/pipeline/runson"
 	"github.com/pybundle/pybundle/pipeline/target"
 )
 
@@ -51,6 +52,8 @@ type Pybundle struct {
 	CacheBuster string
 	// +private
 	BuilderCacheBuster string
+	// +private
+	Runtimes []string
 }
 
 // Installer is how the builder gets Python, PyInstaller and the backend's dependencies.
@@ -102,8 +105,17 @@ func New(
 	// Any new value also rebuilds the builder image (apt or pip installs).
 	// +optional
 	builderCacheBuster string,
+	// Images a Linux bundle is also started on (verify and health there), besides the base
+	// image: default debian:bullseye-slim and debian:bookworm-slim (glibc 2.31 and 2.36). Each
+	// gets a "runs on" row in the report; one the bundle does not run on is a fact, not a
+	// failure, unless the glibc key covers its glibc. Give the base image alone to check only it.
+	// +optional
+	runtimes []string,
 ) (*Pybundle, error) {
 	if _, err := images.ParseExtra(packages); err != nil {
+		return nil, err
+	}
+	if _, err := runson.Matrix(or(baseImage, images.DefaultBase), runtimes); err != nil {
 		return nil, err
 	}
 	inst, err := images.ParseInstaller(string(installer))
@@ -119,10 +131,12 @@ func New(
 		Wheelhouse:         wheelhouse,
 		CacheBuster:        cacheBuster,
 		BuilderCacheBuster: builderCacheBuster,
+		Runtimes:           runtimes,
 	}, nil
 }
 
-// Runtime returns the clean container artifacts are verified in: the base image, no Python.
+// Runtime returns the clean container artifacts are verified in: the base image (or another
+// runtime of the matrix), no Python.
 //
 // +cache="168h"
 func (m *Pybundle) Runtime(
@@ -130,8 +144,11 @@ func (m *Pybundle) Runtime(
 	// +optional
 	// +default="linux/amd64"
 	platform dagger.Platform,
+	// Image of the runtime, e.g. debian:bullseye-slim (default: the base image).
+	// +optional
+	image string,
 ) *dagger.Container {
-	return dag.Container(dagger.ContainerOpts{Platform: platform}).From(m.BaseImage)
+	return dag.Container(dagger.ContainerOpts{Platform: platform}).From(or(image, m.BaseImage))
 }
 
 // Builder returns the build container. Debian installer: Debian trixie with Python 3.13,

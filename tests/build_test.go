@@ -19,6 +19,7 @@ import (
 
 	"github.com/pybundle/pybundle/pipeline/health"
 	"github.com/pybundle/pybundle/pipeline/report"
+	"github.com/pybundle/pybundle/pipeline/runson"
 	"github.com/pybundle/pybundle/pipeline/verify"
 )
 
@@ -63,8 +64,18 @@ func TestBuildLinuxAmd64AndArm64(t *testing.T) {
 			assert.Equal(t, e.Emulated, e.Target == "linux/arm64", "arm64 runs under QEMU on this amd64 engine")
 			if e.Target == "linux/amd64" {
 				assert.Check(t, strings.HasPrefix(e.Builder, "runner:"), "amd64 came from the SSH runner: %s", e.Builder)
+				assert.Check(t, is.Len(e.RunsOn, 0), "a runner runs no runtime matrix")
 			} else {
 				assert.Check(t, strings.HasPrefix(e.Builder, "dagger:"), "arm64 was built in Dagger: %s", e.Builder)
+				// Emulated: started on its base runtime only, the older ones listed as skipped.
+				assert.Check(t, is.Len(e.RunsOn, 3))
+				for _, r := range e.RunsOn {
+					if r.Runtime == "debian:trixie-slim" {
+						assert.Check(t, r.OK && r.Required && r.Skipped == "", "%+v", r)
+					} else {
+						assert.Check(t, is.Equal(r.Skipped, runson.SkipEmulated), "%+v", r)
+					}
+				}
 			}
 			// The ELF machine of the artifact matches its target (no accidental host build).
 			assert.Check(t, is.Contains(fileKind(t, exe), map[string]string{"linux/amd64": "x86-64", "linux/arm64": "aarch64"}[e.Target]))

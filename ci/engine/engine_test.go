@@ -10,6 +10,8 @@ import (
 
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
+
+	"github.com/pybundle/pybundle/pipeline/runson"
 )
 
 // A real `iptables-legacy -t nat -S` listing taken while the engine ran two containers, plus a
@@ -238,4 +240,23 @@ func TestExistingParent(t *testing.T) {
 	d := t.TempDir()
 	assert.Equal(t, existingParent(filepath.Join(d, "x", "y")), d)
 	assert.Equal(t, existingParent(d), d)
+}
+
+// Every runtime of the module's default matrix is served offline under its public name, for
+// linux/amd64 from a minbase debootstrap of its suite: a default build pulls nothing the
+// registry lacks.
+func TestMirroredImagesServeTheRuntimeMatrix(t *testing.T) {
+	s := DefaultSettings()
+	s.Root = "/c"
+	refs := map[string]MirroredImage{}
+	for _, img := range mirroredImages(s, false) {
+		refs[img.Ref] = img
+	}
+	for _, image := range runson.Default {
+		img, ok := refs["library/"+image]
+		assert.Assert(t, ok, "%s is not published by up", image)
+		suite := strings.TrimSuffix(strings.TrimPrefix(image, "debian:"), "-slim")
+		assert.DeepEqual(t, img.Rootfs, map[string]string{"linux/amd64": s.BaseRootfs(suite, "amd64")})
+	}
+	assert.Check(t, is.Contains(refs, "library/debian:trixie-slim"), "the base stays")
 }

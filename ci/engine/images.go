@@ -29,6 +29,13 @@ const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 // amd64 only). Offline it is the Go SDK root filesystem: Debian + the machine's Go.
 const GoImageRef = "library/golang:1.26-trixie"
 
+// runtimeSuites are the older Debian releases a bundle is also started on (pipeline/runson's
+// default runtime matrix: debian:bullseye-slim, debian:bookworm-slim), published for
+// linux/amd64 only: the matrix of an emulated target is its base runtime alone (a start under
+// QEMU takes ~40 s and an arm64 debootstrap ~3 min each, for rows nobody reads as native
+// timings), so arm64 variants would cost CI time and never be pulled.
+var runtimeSuites = []string{"bullseye", "bookworm"}
+
 // mirroredImages lists the images `up` publishes. Platforms whose rootfs is missing (arm64
 // skipped with --arm64=false) are left out of the index.
 func mirroredImages(s Settings, withArm64 bool) []MirroredImage {
@@ -36,12 +43,17 @@ func mirroredImages(s Settings, withArm64 bool) []MirroredImage {
 	if withArm64 {
 		debian["linux/arm64"] = s.BaseRootfs("trixie", "arm64")
 	}
-	return []MirroredImage{
+	imgs := []MirroredImage{
 		{Ref: "library/debian:trixie-slim", Rootfs: debian, Env: []string{defaultPath}},
 		{Ref: "library/debian:trixie", Rootfs: debian, Env: []string{defaultPath}},
 		{Ref: GoImageRef, Rootfs: map[string]string{"linux/amd64": s.GoSDKRootfs()}, Env: goSDKEnv(), Workdir: "/go"},
 		{Ref: PythonStandInRef, Rootfs: map[string]string{"linux/amd64": s.PythonRootfs()}, Env: []string{defaultPath}},
 	}
+	for _, suite := range runtimeSuites {
+		imgs = append(imgs, MirroredImage{Ref: "library/debian:" + suite + "-slim",
+			Rootfs: map[string]string{"linux/amd64": s.BaseRootfs(suite, "amd64")}, Env: []string{defaultPath}})
+	}
+	return imgs
 }
 
 func goSDKEnv() []string {

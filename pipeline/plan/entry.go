@@ -29,6 +29,8 @@ type Outcome struct {
 	Builder string
 	// Native is set on a native runner, where Python is present by design.
 	Native bool
+	// RunsOn are the runtime matrix's rows (pipeline/runson), when the executor ran one.
+	RunsOn []report.RunsOn
 }
 
 // Entry is the report entry of b with its outcome; both executors write exactly this.
@@ -42,6 +44,7 @@ func (b Build) Entry(out Outcome) report.Entry {
 		Manifest:      out.Verify.Manifest,
 		GlibcFloor:    out.Verify.GlibcFloor,
 		RuntimeGlibc:  out.Verify.RuntimeGlibc,
+		RunsOn:        out.RunsOn,
 		Python:        out.Verify.Python,
 		PyInstaller:   out.PyInstaller,
 		Packages:      out.Packages,

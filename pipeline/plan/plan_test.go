@@ -243,6 +243,16 @@ func TestEntry(t *testing.T) {
 	assert.Equal(t, de.Stage, "health")
 	assert.DeepEqual(t, de.Tail, []string{"boom"})
 	assert.Equal(t, b.Entry(Outcome{}).Checks[0].Detail, "not run: verify failed")
+
+	// The runtime matrix's rows go into the entry as the executor judged them; none from a
+	// runner, and they are no check: an older runtime's failure does not fail the entry.
+	rows := []report.RunsOn{{Runtime: "debian:bullseye-slim", Glibc: "2.31", Missing: "GLIBC_2.38"}, {Runtime: "debian:trixie-slim", Glibc: "2.41", OK: true, Required: true}}
+	ok := v
+	ok.Checks = ok.Checks[:1]
+	matrix := b.Entry(Outcome{Verify: ok, Health: &h, RunsOn: rows})
+	assert.DeepEqual(t, matrix.RunsOn, rows)
+	assert.Assert(t, matrix.OK())
+	assert.Assert(t, native.RunsOn == nil)
 }
 
 // The pass-through and release keys reach the spec of every target they apply to; a Windows

@@ -7,8 +7,9 @@ import (
 
 // Markdown renders the facts of Table as GitHub-flavoured Markdown tables, for a CI job's
 // step summary or a release's notes: one row per entry (TARGET MODE SIZE SHA256 STARTUP GLIBC
-// PYTHON PYINSTALLER CHECKS), then, when the report has package results, a second table
-// (TARGET PACKAGE KIND BACKEND CHECKS), separated by a blank line.
+// PYTHON PYINSTALLER CHECKS), then, when entries have runs-on rows, a table of them (TARGET
+// MODE RUNS ON GLIBC RESULT), then, when the report has package results, a table of those
+// (TARGET PACKAGE KIND BACKEND CHECKS), separated by blank lines.
 //
 // Every cell is text from a report.json, which may come from another machine, so it is
 // escaped (markdownCell): a value cannot end its cell or row (|, line breaks), open a code
@@ -24,6 +25,10 @@ func (r Report) Markdown() string {
 	writeMarkdownTable(&sb,
 		[]string{"TARGET", "MODE", "SIZE", "SHA256", "STARTUP", "GLIBC", "PYTHON", "PYINSTALLER", "CHECKS"},
 		[]bool{false, false, true, false, true, false, false, false, false}, rows)
+	if ro := r.runsOnRows(); len(ro) > 0 {
+		sb.WriteString("\n")
+		writeMarkdownTable(&sb, runsOnHeader, nil, ro)
+	}
 	if len(r.Packages) > 0 {
 		rows = rows[:0]
 		for _, p := range r.Packages {

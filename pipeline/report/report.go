@@ -49,6 +49,8 @@ type Entry struct {
 
 	GlibcFloor   string `json:"glibc_floor"`
 	RuntimeGlibc string `json:"runtime_glibc"`
+	// RunsOn is the bundle's start on each runtime of the matrix, oldest glibc first.
+	RunsOn []RunsOn `json:"runs_on,omitempty"`
 
 	Python        string            `json:"python"`
 	PyInstaller   string            `json:"pyinstaller"`
@@ -217,7 +219,9 @@ func Parse(b []byte) (Report, error) {
 }
 
 // Table renders a readable, aligned summary with one line per entry:
-// TARGET MODE SIZE SHA256 STARTUP GLIBC PYTHON PYINSTALLER CHECKS.
+// TARGET MODE SIZE SHA256 STARTUP GLIBC PYTHON PYINSTALLER CHECKS; then, when entries have
+// runs-on rows, one line per entry and runtime (TARGET MODE RUNS ON GLIBC RESULT); then the
+// packages.
 func (r Report) Table() string {
 	var sb strings.Builder
 	w := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', 0)
@@ -228,6 +232,7 @@ func (r Report) Table() string {
 			dash(e.GlibcFloor), dash(e.Python), dash(e.PyInstaller), checks(e.Checks))
 	}
 	w.Flush()
+	r.writeRunsOnTable(&sb)
 	if len(r.Packages) > 0 {
 		sb.WriteString("\n")
 		w = tabwriter.NewWriter(&sb, 0, 0, 2, ' ', 0)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -72,11 +73,16 @@ func Above(vs []string, target string) []string {
 	return vs[i:]
 }
 
-// GlibcProvided returns the highest GLIBC_x.y version that the C library at
-// libcPath defines (its SHT_GNU_verdef entries), i.e. the glibc release of the
-// system it belongs to. It is read from the file rather than from `ldd
-// --version` because the verify container need not ship ldd, and because the
-// version definitions are exactly what the dynamic loader checks needs against.
+// GlibcProvided returns the glibc release of the C library at libcPath: the
+// version in its banner ("… stable release version 2.31.", what libc.so.6
+// prints when run) when that is at least the highest GLIBC_x.y version it
+// defines (its SHT_GNU_verdef entries), else that highest version. The two
+// differ for releases that added no symbol version: Debian 11's glibc 2.31
+// defines GLIBC_2.30 at most, and a runtime matrix must still call it 2.31, the
+// number the glibc target is given in. Comparing a bundle's needs against the
+// release is as exact as against the definitions: no file can need a version
+// between them, none exists. It is read from the file rather than from `ldd
+// --version` because the verify container need not ship ldd.
 func GlibcProvided(libcPath string) (string, error) {
 	f, ok, err := openELF(libcPath)
 	if err != nil {
@@ -102,7 +108,29 @@ func GlibcProvided(libcPath string) (string, error) {
 	if max == "" {
 		return "", fmt.Errorf("%s: defines no GLIBC_x.y version (not glibc?)", libcPath)
 	}
+	if ro := f.Section(".rodata"); ro != nil && ro.Type != elf.SHT_NOBITS && ro.Size <= maxRodata {
+		if data, err := ro.Data(); err == nil {
+			if rel := bannerRelease(data); CompareVersions(rel, max) > 0 {
+				return rel, nil
+			}
+		}
+	}
 	return max, nil
+}
+
+// maxRodata bounds the read-only data read for the banner (glibc's is ~200 KiB).
+const maxRodata = 16 << 20
+
+// releaseBanner is glibc's version banner: "GNU C Library (Debian GLIBC 2.31-13+deb11u11)
+// stable release version 2.31." (a development build says "development release version").
+var releaseBanner = regexp.MustCompile(`GNU C Library [^\x00]{0,200}?release version ([0-9]+\.[0-9]+(?:\.[0-9]+)?)`)
+
+// bannerRelease is the release version in glibc's banner within data ("" without one).
+func bannerRelease(data []byte) string {
+	if m := releaseBanner.FindSubmatch(data); m != nil {
+		return string(m[1])
+	}
+	return ""
 }
 
 // CompareVersions compares dotted version numbers component by component as

@@ -140,3 +140,71 @@ func TestGlibcTargetCheck(t *testing.T) {
 	assert.Assert(t, strings.HasPrefix(detail, "14 file(s) need a glibc above 2.31: newest.so (GLIBC_2.34, GLIBC_2.38); lib00.so (GLIBC_2.34); "), "newest first: %s", detail)
 	assert.Assert(t, strings.Contains(detail, "and 2 more"), detail)
 }
+
+// TestMissingOn: the files a runtime lacks versions for, in the order a start meets them.
+func TestMissingOn(t *testing.T) {
+	needs := []GlibcNeed{
+		{File: "peft_engine", Versions: []string{"2.2.5", "2.34"}},
+		{File: "_internal/zlib.so", Versions: []string{"2.2.5"}},
+		{File: "_internal/pydantic_core/_pydantic_core.so", Versions: []string{"2.14", "2.38"}},
+		{File: "_internal/libpython3.13.so.1.0", Versions: []string{"2.3", "2.33", "2.34", "2.38"}},
+		{File: "_internal/libcrypto.so.3", Versions: []string{"2.33", "2.38"}},
+		{File: "_internal/script", Versions: nil},
+	}
+	for _, tc := range []struct {
+		name, runtime string
+		want          []GlibcNeed
+	}{
+		{"runtime unknown: nothing claimed", "", nil},
+		{"new enough", "2.41", nil},
+		{"exactly the floor", "2.38", nil},
+		{"bookworm: only 2.38 is missing; libpython first, then by name", "2.36", []GlibcNeed{
+			{File: "_internal/libpython3.13.so.1.0", Versions: []string{"2.38"}},
+			{File: "_internal/libcrypto.so.3", Versions: []string{"2.38"}},
+			{File: "_internal/pydantic_core/_pydantic_core.so", Versions: []string{"2.38"}},
+		}},
+		{"bullseye: the executable first, every version above 2.31", "2.31", []GlibcNeed{
+			{File: "peft_engine", Versions: []string{"2.34"}},
+			{File: "_internal/libpython3.13.so.1.0", Versions: []string{"2.33", "2.34", "2.38"}},
+			{File: "_internal/libcrypto.so.3", Versions: []string{"2.33", "2.38"}},
+			{File: "_internal/pydantic_core/_pydantic_core.so", Versions: []string{"2.38"}},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.DeepEqual(t, missingOn(needs, tc.runtime, "peft_engine"), tc.want)
+		})
+	}
+}
+
+// TestOSName: a runtime row's name from the os-release files of the systems users run.
+func TestOSName(t *testing.T) {
+	for _, tc := range []struct{ name, osRelease, want string }{
+		{"debian 11", "PRETTY_NAME=\"Debian GNU/Linux 11 (bullseye)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"11\"\nVERSION=\"11 (bullseye)\"\nVERSION_CODENAME=bullseye\nID=debian\n", "Debian 11 (bullseye)"},
+		{"debian 13", "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"13\"\nVERSION_CODENAME=trixie\n", "Debian 13 (trixie)"},
+		{"ubuntu", "NAME=\"Ubuntu\"\nVERSION_ID=\"22.04\"\nVERSION_CODENAME=jammy\nPRETTY_NAME=\"Ubuntu 22.04.4 LTS\"\n", "Ubuntu 22.04 (jammy)"},
+		{"fedora, no codename", "NAME=\"Fedora Linux\"\nVERSION_ID=40\n", "Fedora 40"},
+		{"testing: no VERSION_ID", "PRETTY_NAME=\"Debian GNU/Linux trixie/sid\"\nNAME=\"Debian GNU/Linux\"\nVERSION_CODENAME=trixie\n", "Debian GNU/Linux trixie/sid"},
+		{"single quotes and comments", "# a comment\nNAME='Alpine Linux'\nVERSION_ID='3.20.1'\n", "Alpine 3.20.1"},
+		{"nothing", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, OSName([]byte(tc.osRelease)), tc.want)
+		})
+	}
+}
+
+// TestBannerRelease: the glibc release from its banner, for releases that added no symbol
+// version (Debian 11's 2.31 defines GLIBC_2.30 at most).
+func TestBannerRelease(t *testing.T) {
+	for _, tc := range []struct{ name, data, want string }{
+		{"debian 11: the release, not GLIBC_2.30", "\x00GNU C Library (Debian GLIBC 2.31-13+deb11u11) stable release version 2.31.\nCopyright", "2.31"},
+		{"debian 13", "GNU C Library (Debian GLIBC 2.41-12+deb13u5) stable release version 2.41.", "2.41"},
+		{"development build", "GNU C Library (GNU libc) development release version 2.39.9000.", "2.39.9000"},
+		{"no banner", "just some strings\x00release version 9.9", ""},
+		{"not across strings", "GNU C Library\x00 release version 2.31", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, bannerRelease([]byte(tc.data)), tc.want)
+		})
+	}
+}

@@ -1,9 +1,6 @@
 package verify
 
 import (
-	"github.com/pybundle/pybundle/pipeline/diagnose"
-	"slices"
-
 	"bufio"
 	"bytes"
 	"context"
@@ -14,9 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/pybundle/pybundle/pipeline/diagnose"
 )
 
 // The contract with the runtime hook bundled into every pybundle build: with
@@ -160,9 +160,11 @@ type glibcResult struct {
 	ok                   bool
 	detail               string
 	floor, from, runtime string
-	// inspected: every file's needs were read; above: those over Options.GlibcTarget.
+	// inspected: every file's needs were read; above: those over Options.GlibcTarget;
+	// missing: those over the runtime's glibc (what stops the bundle from starting there).
 	inspected bool
 	above     []GlibcNeed
+	missing   []GlibcNeed
 }
 
 // glibcCheck finds the glibc floor of the executable and its shared libraries
@@ -188,6 +190,7 @@ func glibcCheck(o Options, onedir bool, dumpDir string, ic importResult) glibcRe
 		g.detail = fmt.Sprintf("listing shared libraries: %v", err)
 		return g
 	}
+	needs := make([]GlibcNeed, 0, len(files))
 	for _, f := range files {
 		vs, err := GlibcVersionsNeeded(f.path)
 		if err != nil {
@@ -200,6 +203,7 @@ func glibcCheck(o Options, onedir bool, dumpDir string, ic importResult) glibcRe
 		if over := Above(vs, o.GlibcTarget); o.GlibcTarget != "" && len(over) > 0 {
 			g.above = append(g.above, GlibcNeed{File: f.label, Versions: over})
 		}
+		needs = append(needs, GlibcNeed{File: f.label, Versions: vs})
 	}
 	g.inspected = onedir || ic.ran
 
@@ -211,25 +215,59 @@ func glibcCheck(o Options, onedir bool, dumpDir string, ic importResult) glibcRe
 			g.runtime, runtimeErr = GlibcProvided(libc)
 		}
 	}
-	needs := "no GLIBC_x.y needs"
+	g.missing = missingOn(needs, g.runtime, files[0].label)
+	need := "no GLIBC_x.y needs"
 	if g.floor != "" {
-		needs = fmt.Sprintf("needs GLIBC_%s (from %s)", g.floor, g.from)
+		need = fmt.Sprintf("needs GLIBC_%s (from %s)", g.floor, g.from)
 	}
 	switch {
 	case !onedir && !ic.ran:
-		g.detail = fmt.Sprintf("bundled libraries not inspected (the import check dumped none); the executable alone: %s", needs)
+		g.detail = fmt.Sprintf("bundled libraries not inspected (the import check dumped none); the executable alone: %s", need)
 	case g.floor == "":
 		g.ok = true
-		g.detail = fmt.Sprintf("%s in %d file(s)", needs, len(files))
+		g.detail = fmt.Sprintf("%s in %d file(s)", need, len(files))
 	case runtimeErr != nil:
-		g.detail = fmt.Sprintf("%s but the runtime's glibc is unknown: %v", needs, runtimeErr)
+		g.detail = fmt.Sprintf("%s but the runtime's glibc is unknown: %v", need, runtimeErr)
 	case CompareVersions(g.floor, g.runtime) > 0:
-		g.detail = fmt.Sprintf("%s but the runtime has glibc %s: build on the oldest system you support", needs, g.runtime)
+		g.detail = fmt.Sprintf("%s but the runtime has glibc %s: build on the oldest system you support", need, g.runtime)
 	default:
 		g.ok = true
-		g.detail = fmt.Sprintf("%s; runtime has glibc %s (%d file(s) inspected)", needs, g.runtime, len(files))
+		g.detail = fmt.Sprintf("%s; runtime has glibc %s (%d file(s) inspected)", need, g.runtime, len(files))
 	}
 	return g
+}
+
+// missingOn are the files of needs that need a glibc above runtime, each with the versions the
+// runtime lacks, in the order a start meets them: the executable (exe, the file the loader
+// maps first), the bundled libpython (the bootloader loads it before any Python runs), then
+// the others by name. A runtime matrix names what stops the bundle from starting on an older
+// system without starting it. Nothing when the runtime's glibc is unknown.
+func missingOn(needs []GlibcNeed, runtime, exe string) []GlibcNeed {
+	if runtime == "" {
+		return nil
+	}
+	var out []GlibcNeed
+	for _, n := range needs {
+		if over := Above(n.Versions, runtime); len(over) > 0 {
+			out = append(out, GlibcNeed{File: n.File, Versions: over})
+		}
+	}
+	rank := func(file string) int {
+		switch {
+		case file == exe:
+			return 0
+		case strings.HasPrefix(filepath.Base(file), "libpython"):
+			return 1
+		}
+		return 2
+	}
+	slices.SortStableFunc(out, func(a, b GlibcNeed) int {
+		if c := rank(a.File) - rank(b.File); c != 0 {
+			return c
+		}
+		return strings.Compare(a.File, b.File)
+	})
+	return out
 }
 
 // maxGlibcFiles bounds the files a failed glibc-target check names (all are in the result).

@@ -111,6 +111,12 @@ type Result struct {
 	RuntimeGlibc string `json:"runtime_glibc"`
 	// GlibcAbove are the files needing a glibc above Options.GlibcTarget, and those versions.
 	GlibcAbove []GlibcNeed `json:"glibc_above,omitempty"`
+	// GlibcMissing are the files needing a glibc above RuntimeGlibc, with the versions this
+	// runtime lacks, in the order a start meets them (the executable, libpython, the rest by
+	// name): why the bundle cannot start here.
+	GlibcMissing []GlibcNeed `json:"glibc_missing,omitempty"`
+	// OS names the runtime's system from its os-release, e.g. "Debian 11 (bullseye)".
+	OS string `json:"os,omitempty"`
 	// Python is the frozen interpreter's version, as reported by the runtime hook.
 	Python string `json:"python"`
 }
@@ -218,7 +224,8 @@ func Run(ctx context.Context, o Options) (r Result, err error) {
 	add(CheckImports, ic.ok, "%s", ic.detail)
 
 	g := glibcCheck(o, onedir, dumpDir, ic)
-	r.GlibcFloor, r.GlibcFloorFrom, r.RuntimeGlibc = g.floor, g.from, g.runtime
+	r.GlibcFloor, r.GlibcFloorFrom, r.RuntimeGlibc, r.GlibcMissing = g.floor, g.from, g.runtime, g.missing
+	r.OS = SystemName()
 	add(CheckGlibc, g.ok, "%s", g.detail)
 	if o.GlibcTarget != "" {
 		r.GlibcAbove = g.above

@@ -150,6 +150,24 @@ func TestRunOnedir(t *testing.T) {
 		assert.Equal(t, r2.GlibcAbove[i].Versions[len(r2.GlibcAbove[i].Versions)-1], r.GlibcFloor)
 	})
 
+	t.Run("runtime older than the bundle", func(t *testing.T) {
+		// A runtime whose glibc is below the floor: the result names the files that need more,
+		// libpython before the other libraries, with only the versions the runtime lacks.
+		o := o
+		o.RuntimeGlibc = "2.2.5"
+		r2, err := Run(context.Background(), o)
+		assert.NilError(t, err)
+		assert.Assert(t, len(r2.GlibcMissing) > 0, "%+v", r2)
+		i := slices.IndexFunc(r2.GlibcMissing, func(n GlibcNeed) bool { return n.File == "_internal/libpython3.13.so.1.0" })
+		assert.Assert(t, i == 0 || (i == 1 && r2.GlibcMissing[0].File == "peft_engine"), "the executable, then libpython: %+v", r2.GlibcMissing)
+		top := r2.GlibcMissing[i].Versions
+		assert.Equal(t, top[len(top)-1], r.GlibcFloor)
+		for _, n := range r2.GlibcMissing {
+			assert.Assert(t, CompareVersions(n.Versions[0], "2.2.5") > 0, "%+v", n)
+		}
+		assert.Equal(t, len(r.GlibcMissing), 0, "the host runs what it built: nothing missing")
+	})
+
 	t.Run("same content elsewhere gives the same digests", func(t *testing.T) {
 		other := filepath.Join(t.TempDir(), "copy")
 		assert.NilError(t, os.CopyFS(other, os.DirFS(bundle)))
