@@ -245,23 +245,40 @@ func TestRunnerTimeoutKillsRemoteJob(t *testing.T) {
 	assert.NilError(t, err)
 	assert.NilError(t, os.WriteFile(filepath.Join(src, "requirements.txt"), req, 0o644))
 
-	jobDir := make(chan string, 1)
-	go func() { // the job's folder name, once its upload has landed
+	// The job's folder name, once its upload has landed, and whether its backend was seen
+	// running on the runner (so the check below can fail: there was something to kill).
+	type watched struct {
+		job     string
+		running []string
+	}
+	seen := make(chan watched, 1)
+	go func() {
+		var w watched
+		defer func() { seen <- w }()
 		for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-			if m, _ := filepath.Glob(filepath.Join(r.Home, "pybundle-job-*", "src", marker)); len(m) > 0 {
-				jobDir <- filepath.Base(filepath.Dir(filepath.Dir(m[0])))
-				return
+			if w.job == "" {
+				if m, _ := filepath.Glob(filepath.Join(r.Home, "pybundle-job-*", "src", marker)); len(m) > 0 {
+					w.job = filepath.Base(filepath.Dir(filepath.Dir(m[0])))
+				}
+				continue
+			}
+			for _, p := range processesNaming(w.job) {
+				if strings.Contains(p, "/out/dist/") { // the frozen backend, started by health
+					w.running = append(w.running, p)
+					return
+				}
 			}
 		}
-		jobDir <- ""
 	}()
 	res := dagger(t, long, append(append([]string{"build", "--source", src, "--platforms", "linux/amd64", "--budget", "10m",
 		"--option", "trace=false"}, r.runnerArgs(r.offline(r.Runner), r.Key)...), "--runner-timeout", "2m",
 		"export", "--path", filepath.Join(t.TempDir(), "dist"))...)
 	assert.Assert(t, res.Code != 0, "must fail")
 	assert.Check(t, is.Contains(errorLine(res.Stderr), "did not finish within 2m0s"))
-	job := <-jobDir
+	w := <-seen
+	job := w.job
 	assert.Assert(t, job != "", "the job never reached the runner")
+	assert.Assert(t, len(w.running) > 0, "the job's backend was never seen running on the runner")
 
 	// The kill is sent before the error returns; give the kernel a moment to reap.
 	var left []string
