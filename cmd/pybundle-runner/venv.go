@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,14 +101,12 @@ func checkPyInstaller(got string) error {
 
 // A venv kept between builds (--venv) is shared by every build on the runner that names it:
 // two targets dispatched to one machine at once would install into it and run from it at the
-// same time. A build holds <venv>.pybundle-lock (a folder: creating one is atomic on every OS)
-// while it uses the venv; the next one waits.
+// same time. A build holds an OS lock (flock, LockFileEx) on <venv>.pybundle-lock while it uses
+// the venv; the next one waits. The OS drops the lock when its process ends however it ends,
+// so a build killed after --runner-timeout (SIGKILL) leaves nothing for the next one to wait on.
 const (
 	venvLockSuffix = ".pybundle-lock"
 	venvLockPoll   = time.Second
-	// venvLockStale is the age past which a lock is taken over: its build died without
-	// removing it (a runner job never takes this long).
-	venvLockStale = 3 * time.Hour
 )
 
 // lockVenv takes the venv's lock, waiting (bounded by ctx) while another build holds it.
@@ -119,19 +115,22 @@ func lockVenv(ctx context.Context, dir string, logf func(string, ...any)) (unloc
 	if err := os.MkdirAll(filepath.Dir(lock), 0o755); err != nil {
 		return nil, err
 	}
+	if fi, err := os.Lstat(lock); err == nil && fi.IsDir() {
+		_ = os.Remove(lock) // an empty lock folder of pybundle-runner 0.1: never held by the OS
+	}
+	f, err := os.OpenFile(lock, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("locking the venv %s: %w", dir, err)
+	}
 	waited := false
 	for {
-		err := os.Mkdir(lock, 0o755)
-		if err == nil {
-			return func() { _ = os.Remove(lock) }, nil
-		}
-		if !errors.Is(err, fs.ErrExist) {
+		ok, err := tryLock(f)
+		if err != nil {
+			f.Close()
 			return nil, fmt.Errorf("locking the venv %s: %w", dir, err)
 		}
-		if fi, err := os.Stat(lock); err == nil && time.Since(fi.ModTime()) > venvLockStale {
-			logf("venv: %s is locked since %s by a build that is gone: taking it over", dir, fi.ModTime().Format(time.RFC3339))
-			_ = os.Remove(lock)
-			continue
+		if ok {
+			return func() { _ = f.Close() }, nil // closing the file releases the lock
 		}
 		if !waited {
 			logf("venv: %s is in use by another build; waiting for it", dir)
@@ -139,6 +138,7 @@ func lockVenv(ctx context.Context, dir string, logf func(string, ...any)) (unloc
 		}
 		select {
 		case <-ctx.Done():
+			f.Close()
 			return nil, fmt.Errorf("waiting for the venv %s, in use by another build: %w", dir, ctx.Err())
 		case <-time.After(venvLockPoll):
 		}

@@ -132,10 +132,15 @@ func TestLockVenv(t *testing.T) {
 	defer cancel()
 	_, err = lockVenv(ctx, dir, logf)
 	assert.ErrorContains(t, err, "in use by another build")
-	// A lock left by a build that died long ago is taken over.
-	old := time.Now().Add(-4 * time.Hour)
-	assert.NilError(t, os.Chtimes(dir+venvLockSuffix, old, old))
-	u2, err := lockVenv(context.Background(), dir, logf)
+}
+
+// A lock folder left by pybundle-runner 0.1 is no lock: it is replaced.
+func TestLockVenvOldLockFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "venv")
+	assert.NilError(t, os.MkdirAll(dir+venvLockSuffix, 0o755))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	u, err := lockVenv(ctx, dir, func(string, ...any) {})
 	assert.NilError(t, err)
-	u2()
+	u()
 }
