@@ -13,6 +13,8 @@ import (
 
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
+
+	"github.com/pybundle/pybundle/pipeline/report"
 )
 
 // The SSH runners are real Debian openssh-server instances in a network namespace, started by
@@ -303,4 +305,47 @@ func processesNaming(s string) []string {
 		out = append(out, filepath.Base(filepath.Dir(p))+": "+strings.ReplaceAll(string(b), "\x00", " "))
 	}
 	return out
+}
+
+// TestOneConfigurationTwoExecutors: a backend configured only through its pyproject.toml
+// (testdata/corpus/env-port: its start, port, health path and environment) builds the same
+// through the module in Dagger and through pybundle-runner on a runner: the same plan facts in
+// the report, the same health settings honoured, the same files in the bundle.
+func TestOneConfigurationTwoExecutors(t *testing.T) {
+	r := requireRunners(t)
+	t.Parallel()
+	build := func(args ...string) report.Entry {
+		out := filepath.Join(t.TempDir(), "dist")
+		mustDagger(t, long, append(append([]string{"build", "--source", "testdata/corpus/env-port"}, args...), "export", "--path", out)...)
+		b, err := os.ReadFile(filepath.Join(out, "report.json"))
+		assert.NilError(t, err)
+		rep, err := report.Parse(b)
+		assert.NilError(t, err)
+		assert.Equal(t, len(rep.Entries), 1)
+		return rep.Entries[0]
+	}
+	inDagger := build()
+	onRunner := build(r.runnerArgs(r.offline(r.Runner), r.Key)...)
+	assert.Check(t, strings.HasPrefix(inDagger.Builder, "dagger:"), inDagger.Builder)
+	assert.Check(t, strings.HasPrefix(onRunner.Builder, "runner:"), onRunner.Builder)
+	for _, e := range []report.Entry{inDagger, onRunner} {
+		assert.Check(t, e.OK(), "%s: %+v", e.Builder, e.Checks)
+		health := e.Checks[len(e.Checks)-1]
+		assert.Check(t, is.Contains(health.Detail, "healthy on /healthz after"), "%s: %s", e.Builder, health.Detail)
+		assert.Check(t, is.Contains(health.Detail, "warm-up GET /api/mode: 200"), "%s: %s", e.Builder, health.Detail)
+		assert.Check(t, e.SBOM != "", e.Builder)
+	}
+	assert.Equal(t, onRunner.Start, inDagger.Start)
+	assert.Equal(t, onRunner.OwnModules, inDagger.OwnModules)
+	assert.DeepEqual(t, onRunner.HiddenImports, inDagger.HiddenImports)
+	assert.DeepEqual(t, onRunner.Data, inDagger.Data)
+	paths := func(e report.Entry) []string {
+		var ps []string
+		for _, f := range e.Manifest.Files {
+			ps = append(ps, f.Path)
+		}
+		return ps
+	}
+	assert.DeepEqual(t, paths(onRunner), paths(inDagger))
+	t.Logf("bundle digests: dagger %s, runner %s (equal: %v)", inDagger.BundleSHA256, onRunner.BundleSHA256, inDagger.BundleSHA256 == onRunner.BundleSHA256)
 }
