@@ -195,8 +195,11 @@ func requirementsFile(cfg buildConfig, p *plan.Plan, f folders) (string, error) 
 	if err != nil {
 		return "", &diagnose.Error{Stage: "plan", Target: cfg.Target.String(), Reason: err.Error()}
 	}
-	if r.From != plan.FromProject {
-		return cfg.Requirements, nil // requirements.txt, or none: pipPlan says what is missing
+	switch r.From {
+	case "":
+		return "", nil // none declared: PyInstaller alone (stageVenv says so)
+	case plan.RequirementsFile:
+		return cfg.Requirements, nil
 	}
 	out := filepath.Join(f.Work, "requirements-from-pyproject.txt")
 	if err := os.WriteFile(out, r.Text, 0o644); err != nil {
@@ -277,8 +280,14 @@ func (a *app) stageVenv(ctx context.Context, cfg buildConfig, py pythonInfo) (ve
 		}
 		return v, "", nil, &diagnose.Error{Stage: "venv", Target: t, File: file, Reason: reason, Tail: tail}
 	}
-	extra, hashed, err := pipPlan(cfg.Requirements)
-	if err != nil {
+	extra, hashed := []string{images.PipRequirement}, false
+	var err error
+	if cfg.Requirements == "" {
+		// As the module's Debian builder: a backend that declares no dependencies builds with
+		// what the Python (or the venv) has; only PyInstaller is installed.
+		a.logf("venv: no requirements.txt and no [project] dependencies: installing only %s; the backend's imports must come from the Python given", images.PipRequirement)
+		reqFile = plan.ConfigFile
+	} else if extra, hashed, err = pipPlan(cfg.Requirements); err != nil {
 		return fail(reqFile, err.Error(), nil)
 	}
 

@@ -244,7 +244,7 @@ func TestBuildSuccessWithFakes(t *testing.T) {
 }
 
 // Without requirements.txt, pip installs the [project] dependencies of pyproject.toml, as the
-// module does; with neither, the venv stage names both.
+// module does.
 func TestBuildProjectDependencies(t *testing.T) {
 	f := setupFakes(t)
 	src := backendCopy(t)
@@ -259,10 +259,20 @@ func TestBuildProjectDependencies(t *testing.T) {
 	assert.NilError(t, err)
 	assert.Equal(t, string(b), "fastapi>=0.110\n")
 
+	// None declared: as in the module's Debian builder, the build uses what the Python has and
+	// installs only PyInstaller, and says so.
 	assert.NilError(t, os.Remove(filepath.Join(src, "pyproject.toml")))
 	a, _, stderr = testApp("", "")
-	assert.Equal(t, a.run(context.Background(), []string{"build", "--source", src, "--out", out, "--python", f.python, "--skip-health"}), exitFail)
-	assert.Assert(t, strings.Contains(stderr.String(), "requirements.txt or [project] dependencies in pyproject.toml"), stderr.String())
+	assert.Equal(t, a.run(context.Background(), []string{"build", "--source", src, "--out", out, "--python", f.python, "--skip-health"}), exitPass, stderr.String())
+	assert.Assert(t, strings.Contains(stderr.String(), "no requirements.txt and no [project] dependencies: installing only pyinstaller==6.22.2"), stderr.String())
+	calls := strings.Split(f.calls(t), "\n")
+	last := ""
+	for _, c := range calls {
+		if strings.Contains(c, "pip install") {
+			last = c
+		}
+	}
+	assert.Assert(t, strings.HasSuffix(last, "pip install --disable-pip-version-check pyinstaller==6.22.2"), last)
 }
 
 func TestBuildStageErrors(t *testing.T) {
@@ -276,11 +286,6 @@ func TestBuildStageErrors(t *testing.T) {
 	}{
 		{"no entry point", nil, []string{"--entry", "app.py"}, nil,
 			`plan %s: app.py: entry "app.py": not found in the source folder`},
-		{"no requirements", func(t *testing.T, src string) {
-			assert.NilError(t, os.Remove(filepath.Join(src, "requirements.txt")))
-			assert.NilError(t, os.Remove(filepath.Join(src, "pyproject.toml"))) // else its [project] dependencies
-		}, nil, nil,
-			"venv %s: requirements.txt: cannot read it (no such file or directory)"},
 		{"hashes without pyinstaller", func(t *testing.T, src string) {
 			assert.NilError(t, os.WriteFile(filepath.Join(src, "requirements.txt"), []byte("fastapi==0.115.11 --hash=sha256:00\n"), 0o644))
 		}, nil, nil, "venv %s: requirements.txt: requirements.txt uses --hash, so it must also list pyinstaller==6.22.2 with its hashes"},

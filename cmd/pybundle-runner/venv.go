@@ -71,7 +71,9 @@ func pipInstallArgs(v venv, requirements string, extra []string, hashed bool, wh
 	if wheelhouse != "" {
 		args = append(args, "--no-index", "--find-links", wheelhouse)
 	}
-	args = append(args, "-r", requirements)
+	if requirements != "" {
+		args = append(args, "-r", requirements)
+	}
 	return append(args, extra...)
 }
 
