@@ -24,7 +24,7 @@ func (m *Pybundle) UnitTests(
 	ctx context.Context,
 	// pybundle's own source.
 	// +defaultPath="/"
-	// +ignore=["**", "!go.mod", "!go.sum", "!pipeline/**", "!images/**", "!cmd/**", "!testdata/backend/**", "!testdata/broken/**", "!testdata/app/**"]
+	// +ignore=["**", "!go.mod", "!go.sum", "!pipeline/**", "!images/**", "!cmd/**", "!testdata/backend/**", "!testdata/broken/**", "!testdata/app/**", "!testdata/corpus/**", "!README.md"]
 	repo *dagger.Directory,
 ) error {
 	_, err := m.debian(dag.Container().From(m.GoImage), "pybundle-apt-go-test", images.GoTestPackages).

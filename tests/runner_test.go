@@ -129,8 +129,9 @@ func TestRunnerFailures(t *testing.T) {
 			args:   r.runnerArgs(r.Bare, r.Key),
 			want:   []string{"runner-build linux/amd64: " + r.Bare, "the runner's build failed: env linux/amd64: no Python 3.13", "apt install python3.13"},
 			within: 5 * time.Minute},
+		// trace=false: tracing (in Dagger, before dispatch) would stop it first.
 		{name: "backend does not compile on the runner", source: "testdata/broken/syntax-error",
-			args:   r.runnerArgs(r.offline(r.Runner), r.Key),
+			args:   append(r.runnerArgs(r.offline(r.Runner), r.Key), "--option", "trace=false"),
 			want:   []string{"runner-build linux/amd64: " + r.Runner, "compile linux/amd64: main.py:", "SyntaxError"},
 			within: 10 * time.Minute},
 		{name: "copy interrupted", source: blobSource,
