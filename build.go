@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -477,6 +478,11 @@ func (m *Pybundle) plan(ctx context.Context, src *dagger.Directory, traced bool,
 	if err != nil {
 		return nil, err
 	}
+	if m.Installer == InstallerPip {
+		if note := o.StockOnly(pipStockBootloader); note != "" {
+			fmt.Fprintln(os.Stderr, "pybundle: plan: "+note)
+		}
+	}
 	p, err := plan.New(o, tree)
 	if err != nil {
 		return nil, err
@@ -611,11 +617,18 @@ func (m *Pybundle) compile(ctx context.Context, p *planned, b plan.Build) (*comp
 	if err != nil {
 		return nil, err
 	}
-	ctr := builder.
+	ctr, err := m.withBootloader(ctx, b, builder, builder.
 		WithEnvVariable("PYBUNDLE_CACHE_BUSTER", m.CacheBuster).
-		WithDirectory(srcDir, p.src)
+		WithDirectory(srcDir, p.src))
+	if err != nil {
+		return nil, err
+	}
 	for _, f := range b.Files {
 		ctr = ctr.WithNewFile(path.Join(srcDir, f.Name), string(f.Data))
+	}
+	for _, kv := range b.PyInstallerEnv() {
+		k, v, _ := strings.Cut(kv, "=")
+		ctr = ctr.WithEnvVariable(k, v)
 	}
 	run := ctr.WithExec(append([]string{m.Installer.python()}, b.PyInstallerArgs(distDir, workDir)...),
 		dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})

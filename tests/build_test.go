@@ -2,12 +2,14 @@ package tests
 
 import (
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"io"
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -20,6 +22,7 @@ import (
 	"github.com/pybundle/pybundle/pipeline/health"
 	"github.com/pybundle/pybundle/pipeline/report"
 	"github.com/pybundle/pybundle/pipeline/runson"
+	"github.com/pybundle/pybundle/pipeline/spec"
 	"github.com/pybundle/pybundle/pipeline/verify"
 )
 
@@ -138,6 +141,66 @@ func TestReproducibleBuilds(t *testing.T) {
 	da, db := treeDigest(t, a), treeDigest(t, b)
 	assert.Check(t, len(da) > 10)
 	assert.DeepEqual(t, da, db)
+}
+
+// TestStaticBootloader: the sample, built as users build it, starts with pybundle's static
+// bootloader (libpython linked in): the report says so, verify's glibc and imports checks and the
+// health check passed in the clean runtime, the bundle holds no libpython3.13.so, and the
+// executable links no libpython but exports the C API the extension modules resolve against.
+func TestStaticBootloader(t *testing.T) {
+	requireEngine(t)
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "dist")
+	mustDagger(t, long, "build", "--source", "testdata/backend", "export", "--path", out)
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	assert.NilError(t, err)
+	rep, err := report.Parse(b)
+	assert.NilError(t, err)
+	assert.Equal(t, len(rep.Entries), 1)
+	e := rep.Entries[0]
+	assert.Equal(t, e.Bootloader, "static")
+	assert.Check(t, e.OK(), "%+v", e.Checks)
+	passed := map[string]bool{}
+	for _, c := range e.Checks {
+		passed[c.Name] = c.OK
+	}
+	for _, name := range []string{"glibc", "imports", "health"} {
+		assert.Check(t, passed[name], "check %s passed: %+v", name, e.Checks)
+	}
+	assert.Assert(t, e.Manifest != nil)
+	for _, f := range e.Manifest.Files {
+		assert.Check(t, !spec.IsLibpython(path.Base(f.Path)), "the bundle ships %s", f.Path)
+	}
+	bundled := 0
+	assert.NilError(t, filepath.WalkDir(filepath.Join(out, "linux-amd64"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			bundled++
+			assert.Check(t, !spec.IsLibpython(d.Name()), "exported bundle holds %s", p)
+		}
+		return err
+	}))
+	assert.Check(t, bundled > 10)
+
+	exe, err := elf.Open(filepath.Join(out, filepath.FromSlash(e.Artifact)))
+	assert.NilError(t, err)
+	defer exe.Close()
+	libs, err := exe.ImportedLibraries()
+	assert.NilError(t, err)
+	for _, l := range libs {
+		assert.Check(t, !spec.IsLibpython(l), "the executable links %s", l)
+	}
+	syms, err := exe.DynamicSymbols()
+	assert.NilError(t, err)
+	exported := map[string]bool{}
+	for _, s := range syms {
+		if s.Section != elf.SHN_UNDEF {
+			exported[s.Name] = true
+		}
+	}
+	for _, name := range []string{"Py_InitializeFromConfig", "PyUnicode_FromString", "_Py_NoneStruct", "PyExc_ValueError"} {
+		assert.Check(t, exported[name], "the executable exports %s", name)
+	}
+	assert.Check(t, !exported["XML_ParserCreate"] && !exported["pyi_main"], "only the C API is exported")
 }
 
 // TestBadInput: each mistake gives one clear error naming stage, target and file, a non-zero

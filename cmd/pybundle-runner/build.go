@@ -140,6 +140,11 @@ func (a *app) stageEnv(ctx context.Context, c envConfig) (pythonInfo, error) {
 	return py, nil
 }
 
+// runnerStockBootloader is why a runner builds with PyInstaller's stock bootloader: pybundle's
+// static one carries Debian's libpython3.13.a and is built in the Dagger module's Debian
+// builder, while a runner freezes with its own Python (any build, any OS).
+const runnerStockBootloader = "pybundle-runner freezes with this machine's own Python and PyInstaller"
+
 // stagePlan reads the source (links leaving it are not followed), makes the plan for this
 // runner's target and copies the source's files to <out>/work/src, never writing into the
 // user's folder.
@@ -162,6 +167,9 @@ func (a *app) stagePlan(cfg buildConfig) (*plan.Plan, folders, error) {
 	}
 	for _, s := range tree.Skipped {
 		a.logf("plan: %s: %s", s.Path, s.Reason)
+	}
+	if note := o.StockOnly(runnerStockBootloader); note != "" {
+		a.logf("plan: %s", note)
 	}
 	p, err := plan.New(o, tree)
 	if err != nil {
@@ -349,7 +357,7 @@ func (a *app) stageCompile(ctx context.Context, t string, f folders, v venv, b p
 	}
 	a.logf("compile: PyInstaller %s → %s", b.SpecFile(), f.DistDir)
 	argv := append([]string{v.Python()}, b.PyInstallerArgs(f.DistDir, f.WorkBuild)...)
-	out, err := a.command(ctx, src, append(os.Environ(), plan.Env()...), argv...)
+	out, err := a.command(ctx, src, append(append(os.Environ(), plan.Env()...), b.PyInstallerEnv()...), argv...)
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()

@@ -189,6 +189,9 @@ func TestBuildSuccessWithFakes(t *testing.T) {
 	assert.Equal(t, e.Builder, "runner:testhost")
 	assert.Equal(t, e.PyInstaller, "6.22.2")
 	assert.Equal(t, e.Python, "3.13.5")
+	// A runner freezes with its own Python: PyInstaller's stock bootloader, said once in the log.
+	assert.Equal(t, e.Bootloader, "stock")
+	assert.Equal(t, strings.Count(stderr.String(), "bootloader=static needs pybundle's own bootloader"), 1, stderr.String())
 	assert.DeepEqual(t, e.Packages, map[string]string{"pip:fastapi": "0.115.11", "pip:pyinstaller": "6.22.2", "python": "3.13.5"})
 	assert.Assert(t, e.StartupMS == nil)
 	assert.Assert(t, e.SizeBytes > 1<<20)
@@ -210,6 +213,7 @@ func TestBuildSuccessWithFakes(t *testing.T) {
 	assert.NilError(t, err)
 	assert.Assert(t, strings.Contains(string(specText), `"lazy_plugin": "main.py:3",`), "the guard names the importer")
 	assert.Assert(t, strings.Contains(string(specText), "copy_metadata"))
+	assert.Assert(t, !strings.Contains(string(specText), "_libpython"), "the stock bootloader needs the shared libpython")
 	var names []string
 	for _, c := range e.Checks {
 		names = append(names, c.Name)

@@ -47,6 +47,7 @@ func (b Build) Entry(out Outcome) report.Entry {
 		RunsOn:        out.RunsOn,
 		Python:        out.Verify.Python,
 		PyInstaller:   out.PyInstaller,
+		Bootloader:    string(b.Bootloader),
 		Packages:      out.Packages,
 		HiddenImports: b.Found,
 		OwnModules:    b.OwnModules,

@@ -53,6 +53,8 @@ type Options struct {
 	Slim bool `json:"slim"`
 	// Budget is the longest acceptable time to a healthy /api/health on a native start.
 	Budget time.Duration `json:"budget"`
+	// Bootloader is the PyInstaller bootloader Linux bundles start with (see Bootloader).
+	Bootloader Bootloader `json:"bootloader"`
 
 	// How the backend is started and judged healthy, from source (tracing) and frozen alike.
 	// HealthPath is polled; PortArgs (with health.PortPlaceholder) tell it its port on the
@@ -211,6 +213,15 @@ var Keys = []Key{
 			}
 			o.Budget = d
 			return nil
+		}},
+	{Name: "bootloader", Kind: KindString, Default: string(BootloaderStatic),
+		Help: "Linux bundles: static (pybundle's own bootloader, with Debian's PGO-built libpython linked in: starts as fast as from source, ships no libpython3.13.so) or stock (PyInstaller's, loads the bundled libpython3.13.so); the pip installer and native runners always use stock",
+		set: func(o *Options, v string) error {
+			b, err := ParseBootloader(v)
+			if err == nil {
+				o.Bootloader = b
+			}
+			return err
 		}},
 }
 
@@ -478,6 +489,9 @@ func (o Options) Validate() error {
 	}
 	if o.Budget <= 0 {
 		errs = append(errs, fmt.Errorf("budget: %s is not positive", o.Budget))
+	}
+	if _, err := ParseBootloader(string(o.Bootloader)); err != nil {
+		errs = append(errs, fmt.Errorf("bootloader: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -85,6 +85,10 @@ type Build struct {
 	// Files are written into the root of the source copy before PyInstaller runs: the spec,
 	// the runtime hook and, for a module or app entry, the launcher.
 	Files []File
+	// Bootloader is the bootloader the bundle starts with: with BootloaderStatic the executor
+	// puts pybundle's own into PyInstaller's bootloader folder before it runs (the spec then
+	// leaves the shared libpython out).
+	Bootloader Bootloader
 }
 
 // File is a generated file, by name relative to the source root.
@@ -183,6 +187,7 @@ func (p *Plan) decide() error {
 			Icon:              o.Icon,
 			CodesignIdentity:  o.CodesignIdentity,
 			Entitlements:      o.Entitlements,
+			StaticLibpython:   o.Bootloader.For(t) == BootloaderStatic,
 		}
 		if t.OS == "windows" && o.Version != "" { // a Windows version resource: only there
 			so.Version = spec.VersionInfo{Name: o.ProductName, Version: o.Version, Description: o.Description, Company: o.Company, Copyright: o.Copyright}
@@ -213,6 +218,7 @@ func (p *Plan) decide() error {
 			Probe:      o.Probe(),
 			Glibc:      o.Glibc,
 			Files:      generated,
+			Bootloader: o.Bootloader.For(t),
 		}
 		if l := p.Entry.Launcher(); l != nil {
 			b.Files = append(b.Files, File{Name: entry.LauncherFile, Data: l})
@@ -259,6 +265,21 @@ func (b Build) SpecFile() string { return b.Spec.SpecFileName() }
 func (b Build) PyInstallerArgs(distPath, workPath string) []string {
 	return []string{"-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
 		"--distpath", distPath, "--workpath", workPath, b.SpecFile()}
+}
+
+// PyInstallerEnv is the environment of this build's PyInstaller run on top of Env. A onedir
+// bundle stores its Python modules uncompressed (PYINSTALLER_ZLIB_COMPRESSION_LEVEL=0, read by
+// PyInstaller's archive writers): the frozen app then reads each module it imports straight
+// from the PYZ, where it used to inflate it first, like the from-source baseline reads its
+// .pyc files. Measured on the sample (docs/BENCHMARKS.md, lab run S1): ~30 ms of CPU at every
+// start, the difference between 1.1× and 1.0× the from-source start-up, for 7 MiB more on disk
+// (installers compress it again). Not for onefile: its archive also holds every library and
+// data file, compressed there so the single file stays small.
+func (b Build) PyInstallerEnv() []string {
+	if b.Bundle.Onedir() {
+		return []string{"PYINSTALLER_ZLIB_COMPRESSION_LEVEL=0"}
+	}
+	return nil
 }
 
 // VerifyOptions are verify's settings for the bundle PyInstaller wrote into distPath (a path

@@ -31,7 +31,7 @@ var (
 func TestDefaults(t *testing.T) {
 	o := Defaults()
 	assert.DeepEqual(t, o, Options{Platforms: []target.Target{linuxAmd64}, Mode: layout.OneDir, Name: "peft_engine",
-		Slim: true, Budget: 5 * time.Second, Trace: true,
+		Slim: true, Budget: 5 * time.Second, Trace: true, Bootloader: BootloaderStatic,
 		HealthPath: "/api/health", PortArgs: []string{"--port", "{port}"}, PortEnv: []string{"PORT", "APP_PORT"}})
 	assert.NilError(t, o.Validate())
 	// Every key has a setter that accepts its own default.

@@ -52,8 +52,11 @@ type Entry struct {
 	// RunsOn is the bundle's start on each runtime of the matrix, oldest glibc first.
 	RunsOn []RunsOn `json:"runs_on,omitempty"`
 
-	Python        string            `json:"python"`
-	PyInstaller   string            `json:"pyinstaller"`
+	Python      string `json:"python"`
+	PyInstaller string `json:"pyinstaller"`
+	// Bootloader is the PyInstaller bootloader the bundle starts with: "static" (pybundle's,
+	// libpython linked in, no libpython3.13.so in the bundle) or "stock" (PyInstaller's).
+	Bootloader    string            `json:"bootloader,omitempty"`
 	Packages      map[string]string `json:"packages,omitempty"` // pinned builder packages → version
 	HiddenImports []string          `json:"hidden_imports,omitempty"`
 	// Start is how the backend is started ("main.py", "-m app", "app.main:app"), and why.

@@ -154,11 +154,13 @@ class Analysis:
 def PYZ(pure):
     calls["PYZ"] = len(pure)
     return "pyz"
+def _binaries(args):
+    return sorted(x[0] for a in args if isinstance(a, list) for x in a if isinstance(x, tuple))
 def EXE(*args, **kw):
-    calls["EXE"] = dict(kw, args=[a if isinstance(a, str) else "list" for a in args])
+    calls["EXE"] = dict(kw, args=[a if isinstance(a, str) else "list" for a in args], binaries=_binaries(args))
     return "exe"
 def COLLECT(*args, **kw):
-    calls["COLLECT"] = dict(kw, args=[a if isinstance(a, str) else "list" for a in args])
+    calls["COLLECT"] = dict(kw, args=[a if isinstance(a, str) else "list" for a in args], binaries=_binaries(args))
 # PyInstaller.utils.hooks.copy_metadata, stubbed: a distribution named "missing" is not installed.
 import types
 hooks = types.ModuleType("PyInstaller.utils.hooks")

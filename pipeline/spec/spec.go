@@ -122,6 +122,11 @@ type Options struct {
 	// signing. Both macOS targets only.
 	CodesignIdentity string
 	Entitlements     string
+
+	// StaticLibpython is set when the bundle starts with pybundle's static bootloader, which
+	// carries libpython itself (Linux only): the shared libpython is left out of the bundle and
+	// a collected binary that links one fails the build (staticLibpythonBlock).
+	StaticLibpython bool
 }
 
 // UvicornHiddenImports are the implementation modules uvicorn picks by
@@ -289,6 +294,9 @@ func (o Options) Validate() error {
 	}
 	errs = append(errs, o.validateCollect()...)
 	errs = append(errs, o.validateRelease()...)
+	if err := o.validateStaticLibpython(); err != nil {
+		errs = append(errs, err)
+	}
 	for _, m := range o.Metadata {
 		if err := checkDistribution(m); err != nil {
 			errs = append(errs, err)
@@ -379,6 +387,9 @@ func Generate(o Options) ([]byte, error) {
 	w(")\n\n")
 
 	w("%s", guard(o.RequiredModules, o.Importers))
+	if o.StaticLibpython {
+		w("%s", staticLibpythonBlock())
+	}
 
 	w("pyz = PYZ(a.pure)\n\n")
 	console := pyBool(!o.Target.ConsoleHidden())
