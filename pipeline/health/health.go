@@ -98,6 +98,10 @@ type Run struct {
 	// StartupMS is the time from just before process start to the first healthy answer (2xx,
 	// and no JSON "status" saying otherwise), in milliseconds (0.1 ms resolution).
 	StartupMS float64 `json:"startup_ms"`
+	// CPUMS is the CPU time (user and system) the backend's process tree had used when it was
+	// healthy, in ms at 10 ms resolution (Linux; omitted elsewhere): the benchmarks' second
+	// figure, since it barely moves with other load on the machine, which wall time does.
+	CPUMS float64 `json:"cpu_ms,omitempty"`
 	// Polls counts the requests made, the healthy one included.
 	Polls int `json:"polls"`
 	// ExitCode after SIGTERM; 128+n when the process died of signal n.

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -75,6 +76,7 @@ func fakePort(args []string) (string, bool) {
 // fakeBackend stands in for the PyInstaller executable:
 //
 //	FAKE_SLEEP=d        start-up work before listening
+//	FAKE_BURN=d         start-up work on the CPU: until the process has used d of CPU time
 //	FAKE_EXIT=n         print 25 log lines and exit with n instead of serving
 //	FAKE_UNHEALTHY=1    serve, but answer 503 {"status": "starting"} forever
 //	FAKE_CHILD=mode     spawn a child that ignores SIGTERM ("group": stays in
@@ -124,6 +126,15 @@ func fakeBackend() int {
 	fmt.Println("INFO: starting backend")
 	if d, _ := time.ParseDuration(os.Getenv("FAKE_SLEEP")); d > 0 {
 		time.Sleep(d)
+	}
+	if d, _ := time.ParseDuration(os.Getenv("FAKE_BURN")); d > 0 {
+		for x := 0; ; x++ {
+			var ru syscall.Rusage
+			if x%1000 == 0 && syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil &&
+				time.Duration(ru.Utime.Nano()+ru.Stime.Nano()) >= d {
+				break
+			}
+		}
 	}
 	if code := os.Getenv("FAKE_EXIT"); code != "" {
 		for i := 1; i <= 24; i++ {
@@ -217,6 +228,20 @@ func TestProbeHealthy(t *testing.T) {
 	assert.Equal(t, r.BudgetMS, 2000.0)
 	assert.Assert(t, r.LogTail == nil, "no log tail on success")
 	assert.Assert(t, r.Leftovers == nil)
+}
+
+// The CPU time the backend used until healthy is measured with the start-up (Linux: /proc),
+// however long other load makes the wall time.
+func TestProbeCPUTime(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("CPU time is read from /proc")
+	}
+	r := probe(t, fake("FAKE_BURN=300ms"))
+	assert.Assert(t, r.OK, "%+v", r)
+	run := r.Runs[0]
+	assert.Assert(t, run.CPUMS >= 290 && run.CPUMS <= 2*run.StartupMS+50, "cpu %v ms, start-up %v ms", run.CPUMS, run.StartupMS)
+	idle := probe(t, fake("FAKE_SLEEP=300ms")).Runs[0]
+	assert.Assert(t, idle.CPUMS < 250, "sleeping is no CPU time: %v ms", idle.CPUMS)
 }
 
 func TestProbeSeveralRuns(t *testing.T) {

@@ -24,6 +24,9 @@ func newTracker(root int) *tracker { return &tracker{root: root} }
 
 func (t *tracker) scan() {}
 
+// cpuMS is Linux-only (read from /proc): 0 elsewhere, which Run.CPUMS omits.
+func (t *tracker) cpuMS() float64 { return 0 }
+
 func (t *tracker) alive() []proc {
 	if groupAlive(t.root) {
 		return []proc{{pgid: t.root}}

@@ -100,6 +100,9 @@ func probeOnce(ctx context.Context, o Options) (attempt, error) {
 
 	var exitedEarly bool
 	a.run, a.reason, exitedEarly = poll(ctx, o, port, t0, exited)
+	if a.reason == "" && !exitedEarly {
+		a.run.CPUMS = tr.cpuMS()
+	}
 	if a.reason == "" && !exitedEarly && len(o.WarmUp) > 0 {
 		a.run.WarmUp, a.reason = warmUp(ctx, o, port, exited)
 	}
