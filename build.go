@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -630,6 +631,15 @@ func (m *Pybundle) compile(ctx context.Context, p *planned, b plan.Build) (*comp
 		k, v, _ := strings.Cut(kv, "=")
 		ctr = ctr.WithEnvVariable(k, v)
 	}
+	if b.Incremental {
+		volume, err := m.workCache(ctx, p, b, builder)
+		if err != nil {
+			return nil, &diagnose.Error{Stage: "compile", Target: t.String(), Reason: "keying the work folder: " + err.Error()}
+		}
+		// LOCKED: two builds of the same key (the same target in the same builder) take turns
+		// on the folder; PRIVATE would give the second an empty copy, i.e. a clean build.
+		ctr = ctr.WithMountedCache(workDir, dag.CacheVolume(volume), dagger.ContainerWithMountedCacheOpts{Sharing: dagger.CacheSharingModeLocked})
+	}
 	run := ctr.WithExec(append([]string{m.Installer.python()}, b.PyInstallerArgs(distDir, workDir)...),
 		dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
 	code, err := run.ExitCode(ctx)
@@ -642,6 +652,37 @@ func (m *Pybundle) compile(ctx context.Context, p *planned, b plan.Build) (*comp
 		return nil, diagnose.Compile(t.String(), srcDir, stdout+"\n"+stderr)
 	}
 	return &compiled{dist: run.Directory(distDir), builder: builder}, nil
+}
+
+// workCache names the cache volume that keeps b's PyInstaller work folder between builds
+// (plan.WorkCache): keyed by the build and by the builder as it really is, its packages read
+// with dpkg-query (and pip freeze on the pip path), the same execs the report and the SBOM run
+// later, so Dagger runs them once per builder.
+func (m *Pybundle) workCache(ctx context.Context, p *planned, b plan.Build, builder *dagger.Container) (string, error) {
+	dpkg, err := builder.WithExec([]string{"dpkg-query", "-W", "-f", "${Package} ${Version}\n"}).Stdout(ctx)
+	if err != nil {
+		return "", err
+	}
+	installed := strings.Split(strings.TrimSpace(dpkg), "\n")
+	w := plan.WorkCache{Installer: string(m.Installer), Requirements: string(p.reqs.Text), PyInstaller: images.PyInstallerVersion,
+		Busters: []string{m.CacheBuster, m.BuilderCacheBuster}, Packages: slices.Clone(m.ExtraPackages)}
+	if m.Installer == InstallerPip {
+		freeze, err := builder.WithExec([]string{m.Installer.python(), "-m", "pip", "freeze", "--all"}).Stdout(ctx)
+		if err != nil {
+			return "", err
+		}
+		for _, l := range strings.Split(strings.TrimSpace(freeze), "\n") {
+			installed = append(installed, "pip:"+l)
+		}
+		w.Image, w.Packages = m.PythonImage, append(w.Packages, images.PipRequirement)
+	} else {
+		w.Image = m.BaseImage
+		for _, pkg := range images.BuilderPackages {
+			w.Packages = append(w.Packages, pkg.Arg())
+		}
+	}
+	w.Installed = installed
+	return b.WorkCache(w).Volume(), nil
 }
 
 // checkContainer is the fresh, Python-free container of image (the base image, or another

@@ -356,6 +356,10 @@ func (a *app) stageCompile(ctx context.Context, t string, f folders, v venv, b p
 		src = real
 	}
 	a.logf("compile: PyInstaller %s → %s", b.SpecFile(), f.DistDir)
+	// Always from scratch here: the incremental block's key covers the source, and the Dagger
+	// module keys its kept work folder by the builder; a runner's work folder is keyed by
+	// nothing (its venv can change under it), so it is emptied (--clean) every build.
+	b.Incremental = false
 	argv := append([]string{v.Python()}, b.PyInstallerArgs(f.DistDir, f.WorkBuild)...)
 	out, err := a.command(ctx, src, append(append(os.Environ(), plan.Env()...), b.PyInstallerEnv()...), argv...)
 	switch {

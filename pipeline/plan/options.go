@@ -55,6 +55,9 @@ type Options struct {
 	Budget time.Duration `json:"budget"`
 	// Bootloader is the PyInstaller bootloader Linux bundles start with (see Bootloader).
 	Bootloader Bootloader `json:"bootloader"`
+	// Incremental keeps PyInstaller's work folder between Dagger builds (see WorkCache) and
+	// reuses its analysis when only the bodies of Python code changed; false builds from scratch.
+	Incremental bool `json:"incremental"`
 
 	// How the backend is started and judged healthy, from source (tracing) and frozen alike.
 	// HealthPath is polled; PortArgs (with health.PortPlaceholder) tell it its port on the
@@ -221,6 +224,12 @@ var Keys = []Key{
 			if err == nil {
 				o.Bootloader = b
 			}
+			return err
+		}},
+	{Name: "incremental", Kind: KindBool, Default: "true",
+		Help: "Dagger builds: keep PyInstaller's work folder per target and builder in a cache volume and reuse its analysis when only the bodies of Python code changed (the bundle is byte-identical to a clean build's); false: every build from scratch (--clean). Native runners always build from scratch",
+		set: func(o *Options, v string) (err error) {
+			o.Incremental, err = strconv.ParseBool(strings.TrimSpace(v))
 			return err
 		}},
 }

@@ -56,6 +56,8 @@ type Plan struct {
 	// Builds are one per target, in the order of Options.Platforms.
 	Builds []Build
 	tree   *source.Tree
+	// otherFiles is the digest of the source's files other than Python (AnalysisInputs).
+	otherFiles string
 }
 
 // Build is one target's build.
@@ -89,6 +91,9 @@ type Build struct {
 	// puts pybundle's own into PyInstaller's bootloader folder before it runs (the spec then
 	// leaves the shared libpython out).
 	Bootloader Bootloader
+	// Incremental: PyInstaller runs without --clean, on a work folder the executor keeps
+	// between builds (the Dagger module's WorkCache volume); see Options.Incremental.
+	Incremental bool
 }
 
 // File is a generated file, by name relative to the source root.
@@ -142,7 +147,11 @@ func New(o Options, tree *source.Tree) (*Plan, error) {
 	if err != nil {
 		return nil, &diagnose.Error{Stage: "scan", Target: targets, Reason: err.Error()}
 	}
-	p := &Plan{Options: o, Entry: e, Collection: c, Scan: res, tree: tree}
+	other, err := otherFilesDigest(tree)
+	if err != nil {
+		return fail("", err)
+	}
+	p := &Plan{Options: o, Entry: e, Collection: c, Scan: res, tree: tree, otherFiles: other}
 	if err := p.decide(); err != nil {
 		return nil, err
 	}
@@ -188,6 +197,7 @@ func (p *Plan) decide() error {
 			CodesignIdentity:  o.CodesignIdentity,
 			Entitlements:      o.Entitlements,
 			StaticLibpython:   o.Bootloader.For(t) == BootloaderStatic,
+			AnalysisInputs:    p.analysisInputs(),
 		}
 		if t.OS == "windows" && o.Version != "" { // a Windows version resource: only there
 			so.Version = spec.VersionInfo{Name: o.ProductName, Version: o.Version, Description: o.Description, Company: o.Company, Copyright: o.Copyright}
@@ -209,16 +219,17 @@ func (p *Plan) decide() error {
 			Found:  sortedSet(slices.Concat(p.Scan.HiddenImports, o.HiddenImports, o.CollectSubmodules)),
 			ImportCheck: slices.DeleteFunc(sortedSet(slices.Concat(p.Scan.HiddenImports, o.HiddenImports, o.CollectSubmodules,
 				p.Trace.Added, spec.UvicornRequired)), func(m string) bool { return m == "__main__" || strings.HasSuffix(m, ".__main__") }),
-			OwnModules: len(c.Modules),
-			Data:       c.Summary,
-			Trace:      p.Trace,
-			Spec:       so,
-			Budget:     o.Budget,
-			WarmUp:     o.WarmUp,
-			Probe:      o.Probe(),
-			Glibc:      o.Glibc,
-			Files:      generated,
-			Bootloader: o.Bootloader.For(t),
+			OwnModules:  len(c.Modules),
+			Data:        c.Summary,
+			Trace:       p.Trace,
+			Spec:        so,
+			Budget:      o.Budget,
+			WarmUp:      o.WarmUp,
+			Probe:       o.Probe(),
+			Glibc:       o.Glibc,
+			Files:       generated,
+			Bootloader:  o.Bootloader.For(t),
+			Incremental: o.Incremental,
 		}
 		if l := p.Entry.Launcher(); l != nil {
 			b.Files = append(b.Files, File{Name: entry.LauncherFile, Data: l})
@@ -261,10 +272,15 @@ func (b Build) SpecFile() string { return b.Spec.SpecFileName() }
 // PyInstallerArgs are the arguments after the Python interpreter: PyInstaller run as a module
 // (a venv with system site packages has no pyinstaller script; Debian's python3 has the
 // module) on the generated spec, from the source copy's root, writing the bundle into
-// distPath and its work files into workPath (both the executor's, absolute).
+// distPath and its work files into workPath (both the executor's, absolute). --clean empties
+// the work folder first, unless the build is incremental: then the spec's block decides what
+// of an earlier build's work folder is still valid.
 func (b Build) PyInstallerArgs(distPath, workPath string) []string {
-	return []string{"-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
-		"--distpath", distPath, "--workpath", workPath, b.SpecFile()}
+	args := []string{"-m", "PyInstaller", "--noconfirm"}
+	if !b.Incremental {
+		args = append(args, "--clean")
+	}
+	return append(args, "--log-level", "WARN", "--distpath", distPath, "--workpath", workPath, b.SpecFile())
 }
 
 // PyInstallerEnv is the environment of this build's PyInstaller run on top of Env. A onedir

@@ -31,7 +31,7 @@ var (
 func TestDefaults(t *testing.T) {
 	o := Defaults()
 	assert.DeepEqual(t, o, Options{Platforms: []target.Target{linuxAmd64}, Mode: layout.OneDir, Name: "peft_engine",
-		Slim: true, Budget: 5 * time.Second, Trace: true, Bootloader: BootloaderStatic,
+		Slim: true, Budget: 5 * time.Second, Trace: true, Bootloader: BootloaderStatic, Incremental: true,
 		HealthPath: "/api/health", PortArgs: []string{"--port", "{port}"}, PortEnv: []string{"PORT", "APP_PORT"}})
 	assert.NilError(t, o.Validate())
 	// Every key has a setter that accepts its own default.
@@ -161,7 +161,13 @@ func TestBuildCommands(t *testing.T) {
 	p, err := New(o, sampleTree(t))
 	assert.NilError(t, err)
 	b := p.Builds[0]
-	assert.DeepEqual(t, b.PyInstallerArgs("/out/dist", "/tmp/w"), []string{"-m", "PyInstaller", "--noconfirm", "--clean",
+	// Incremental by default: the work folder is the executor's to keep, the spec judges it.
+	assert.Check(t, b.Incremental)
+	assert.DeepEqual(t, b.PyInstallerArgs("/out/dist", "/tmp/w"), []string{"-m", "PyInstaller", "--noconfirm",
+		"--log-level", "WARN", "--distpath", "/out/dist", "--workpath", "/tmp/w", "engine.spec"})
+	clean := b
+	clean.Incremental = false
+	assert.DeepEqual(t, clean.PyInstallerArgs("/out/dist", "/tmp/w"), []string{"-m", "PyInstaller", "--noconfirm", "--clean",
 		"--log-level", "WARN", "--distpath", "/out/dist", "--workpath", "/tmp/w", "engine.spec"})
 	assert.DeepEqual(t, Env(), []string{"PYTHONHASHSEED=0", "SOURCE_DATE_EPOCH=315532800", "PYTHONDONTWRITEBYTECODE=1"})
 

@@ -181,11 +181,43 @@ def collect_all(name):
     d = name.replace(".", "/")
     return [("/site/%s/all.txt" % d, d)], [("/site/%s/lib.so" % d, d)], [name, name + ".sub"]
 hooks.is_package, hooks.collect_data_files, hooks.collect_all = is_package, collect_data_files, collect_all
-for m in ("PyInstaller", "PyInstaller.utils"):
+for m in ("PyInstaller", "PyInstaller.utils", "PyInstaller.archive", "PyInstaller.building", "PyInstaller.lib",
+          "PyInstaller.lib.modulegraph"):
     sys.modules[m] = types.ModuleType(m)
 sys.modules["PyInstaller.utils.hooks"] = hooks
-ns = dict(Analysis=Analysis, PYZ=PYZ, EXE=EXE, COLLECT=COLLECT, SPECPATH="/src")
+# What the incremental block (pybundle_incremental.py) patches and reads, stubbed.
+import dis
+def _module(name, **attrs):
+    mod = types.ModuleType(name)
+    mod.__dict__.update(attrs)
+    sys.modules[name] = mod
+    return mod
+def replace_filename_in_code_object(co, filename):
+    return co
+class ZlibArchiveWriter:
+    _COMPRESSION_LEVEL = 6
+    @classmethod
+    def _write_entry(cls, fp, entry, code_dict):
+        raise AssertionError("not patched")
+def iterate_instructions(co):
+    yield from dis.get_instructions(co)
+    yield None
+    for k in co.co_consts:
+        if isinstance(k, types.CodeType):
+            yield from iterate_instructions(k)
+_module("PyInstaller.building.utils", replace_filename_in_code_object=replace_filename_in_code_object, get_code_object=None)
+_module("PyInstaller.building.api", get_code_object=None)
+_module("PyInstaller.archive.writers", replace_filename_in_code_object=replace_filename_in_code_object,
+        ZlibArchiveWriter=ZlibArchiveWriter, PYZ_ITEM_MODULE=0, PYZ_ITEM_PKG=1, PYZ_ITEM_NSPKG=2)
+_module("PyInstaller.compat", BYTECODE_MAGIC=b"\x00\x00\r\n")
+_module("PyInstaller.lib.modulegraph.util", iterate_instructions=iterate_instructions)
+work = os.environ.get("WORKPATH") or os.path.join(os.path.dirname(os.path.abspath(sys.argv[1])), "work")
+os.makedirs(work, exist_ok=True)
+ns = dict(Analysis=Analysis, PYZ=PYZ, EXE=EXE, COLLECT=COLLECT, SPECPATH=os.environ.get("SPECDIR", "/src"), SPEC=sys.argv[1],
+          workpath=work, os=os)
 exec(compile(open(sys.argv[1], encoding="utf-8").read(), sys.argv[1], "exec"), ns)
+if os.environ.get("AFTER"):  # a test's own code, run in the spec's namespace
+    exec(os.environ["AFTER"], ns)
 print("CALLS " + json.dumps(calls, sort_keys=True))
 `
 

@@ -127,6 +127,10 @@ type Options struct {
 	// carries libpython itself (Linux only): the shared libpython is left out of the bundle and
 	// a collected binary that links one fails the build (staticLibpythonBlock).
 	StaticLibpython bool
+
+	// AnalysisInputs are what the spec's incremental block compares to reuse an earlier
+	// build's analysis (see incrementalPrelude); empty lists are valid (nothing to compare).
+	AnalysisInputs AnalysisInputs
 }
 
 // UvicornHiddenImports are the implementation modules uvicorn picks by
@@ -349,6 +353,7 @@ func Generate(o Options) ([]byte, error) {
 	}
 	w("# PYTHONHASHSEED=0 makes the output byte-reproducible (base_library.zip order).\n")
 	w("import os\n\n")
+	w("%s\n", incrementalPrelude(o.AnalysisInputs))
 
 	w("_datas = [\n")
 	for _, d := range o.Datas {
@@ -381,7 +386,9 @@ func Generate(o Options) ([]byte, error) {
 	w("    hookspath=[],\n")
 	w("    hooksconfig={},\n")
 	w("    runtime_hooks=[os.path.join(SPECPATH, %s)],\n", py(RuntimeHookFile))
-	w("    excludes=%s,\n", pyList(o.Excludes, "    "))
+	// A tuple: PyInstaller appends "__main__" to a list given here, in place, so the analysis it
+	// saves never equals the spec's next time and it is never reused (initialize_modgraph).
+	w("    excludes=%s,\n", pyTuple(o.Excludes, "    "))
 	w("    noarchive=False,\n")
 	w("    optimize=0,\n")
 	w(")\n\n")
@@ -424,6 +431,7 @@ func Generate(o Options) ([]byte, error) {
 		w("    name=%s,\n", py(o.Name))
 		w(")\n")
 	}
+	w("%s", incrementalTail)
 	return b.Bytes(), nil
 }
 
@@ -595,6 +603,15 @@ func py(s string) string {
 		panic(err) // cannot happen for a string
 	}
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// pyTuple renders a tuple one item per line, as pyList does a list.
+func pyTuple(xs []string, indent string) string {
+	if len(xs) == 0 {
+		return "()"
+	}
+	l := pyList(xs, indent)
+	return "(" + l[1:len(l)-1] + ")"
 }
 
 // pyList renders a list one item per line (diff-friendly) at the given indent.

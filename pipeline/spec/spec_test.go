@@ -138,9 +138,9 @@ func TestGenerateOneFileWindows(t *testing.T) {
 		"runtime_tmpdir=None,",
 		"console=False,",
 		"strip=False,", "upx=False,", "bootloader_ignore_signals=False,",
-		`excludes=[`, `"tkinter",`,
+		`excludes=(`, `"tkinter",`,
 	)
-	noLines(t, s, "COLLECT", "exclude_binaries", `"setuptools"`, ".exe")
+	noLines(t, s, "COLLECT(", "exclude_binaries", `"setuptools"`, ".exe")
 }
 
 // What the collection adds: import roots, the tree's binaries, metadata to copy, and where a
