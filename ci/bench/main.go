@@ -40,6 +40,8 @@ var (
 	arm64   = flag.Bool("arm64", false, "also measure linux/amd64+linux/arm64 together vs alone (slow: QEMU)")
 	source  = flag.String("source", "testdata/backend", "backend to measure")
 	chartTo = flag.String("chart", "", "write the start-up distributions as an SVG chart to this file (e.g. docs/startup.svg)")
+	startup = flag.Bool("startup", true, "measure start-up (section 1); -startup=false -sizes=false measures build time alone")
+	sizes   = flag.Bool("sizes", true, "measure sizes (section 4)")
 	tmp     string
 )
 
@@ -52,69 +54,76 @@ func main() {
 	token := fmt.Sprint(time.Now().UnixNano()) // busts every cache this run relies on being cold
 
 	fmt.Printf("# pybundle benchmark\n\n%s\n\n", machine())
+	note := machineShort() // the chart's, as the run starts
 
 	// 1. Start-up: the default (static) bootloader and PyInstaller's stock one, onedir and onefile.
 	onedir := filepath.Join(tmp, "onedir")
 	onefile := filepath.Join(tmp, "onefile")
 	stockDir := filepath.Join(tmp, "stock-onedir")
 	stockFile := filepath.Join(tmp, "stock-onefile")
-	dagger("compile", "--source", *source, "export", "--path", onedir)
-	dagger("compile", "--source", *source, "--mode", "onefile", "export", "--path", onefile)
-	dagger("compile", "--source", *source, "--option", "bootloader=stock", "export", "--path", stockDir)
-	dagger("compile", "--source", *source, "--mode", "onefile", "--option", "bootloader=stock", "export", "--path", stockFile)
-	// Interleaved rounds, so load drift on a shared machine spreads over all variants alike; the
-	// order within a round turns every other round, so no variant always runs first.
-	const rounds = 5
-	per := max(1, *runs/rounds)
-	variants := []struct {
-		name string
-		args []string
-		st   *stats
-	}{
-		{"from source (builder's Python)", []string{"health-from-source", "--source", *source}, new(stats)},
-		{"bundled onedir (static bootloader, default)", []string{"health", "--dist", onedir, "--budget", "10s"}, new(stats)},
-		{"bundled onefile (static bootloader, default)", []string{"health", "--dist", onefile, "--mode", "onefile", "--budget", "10s"}, new(stats)},
-		{"bundled onedir, stock bootloader", []string{"health", "--dist", stockDir, "--budget", "10s"}, new(stats)},
-		{"bundled onefile, stock bootloader", []string{"health", "--dist", stockFile, "--mode", "onefile", "--budget", "10s"}, new(stats)},
+	if *startup || *sizes {
+		dagger("compile", "--source", *source, "export", "--path", onedir)
+		dagger("compile", "--source", *source, "--mode", "onefile", "export", "--path", onefile)
+		dagger("compile", "--source", *source, "--option", "bootloader=stock", "export", "--path", stockDir)
+		dagger("compile", "--source", *source, "--mode", "onefile", "--option", "bootloader=stock", "export", "--path", stockFile)
 	}
-	for r := 0; r < rounds; r++ {
-		for i := range variants {
-			v := variants[i]
-			if r%2 == 1 {
-				v = variants[len(variants)-1-i]
+	if *startup {
+		// Interleaved rounds, so load drift on a shared machine spreads over all variants alike; the
+		// order within a round turns every other round, so no variant always runs first.
+		const rounds = 5
+		per := max(1, *runs/rounds)
+		variants := []struct {
+			name string
+			args []string
+			st   *stats
+		}{
+			{"from source (builder's Python)", []string{"health-from-source", "--source", *source}, new(stats)},
+			{"bundled onedir (static bootloader, default)", []string{"health", "--dist", onedir, "--budget", "10s"}, new(stats)},
+			{"bundled onefile (static bootloader, default)", []string{"health", "--dist", onefile, "--mode", "onefile", "--budget", "10s"}, new(stats)},
+			{"bundled onedir, stock bootloader", []string{"health", "--dist", stockDir, "--budget", "10s"}, new(stats)},
+			{"bundled onefile, stock bootloader", []string{"health", "--dist", stockFile, "--mode", "onefile", "--budget", "10s"}, new(stats)},
+		}
+		for r := 0; r < rounds; r++ {
+			for i := range variants {
+				v := variants[i]
+				if r%2 == 1 {
+					v = variants[len(variants)-1-i]
+				}
+				v.st.add(dagger(append(v.args, "--runs", fmt.Sprint(per))...))
 			}
-			v.st.add(dagger(append(v.args, "--runs", fmt.Sprint(per))...))
 		}
-	}
-	hs := *variants[0].st
-	fmt.Printf("## 1. Start to first 200 on /api/health (%d runs each, %d interleaved rounds)\n\n", per*rounds, rounds)
-	fmt.Println("| variant | min | median | max | median vs from source | CPU median | CPU vs from source |")
-	fmt.Println("|---|---|---|---|---|---|---|")
-	for _, v := range variants {
-		fmt.Printf("| %s | %.0f ms | %.0f ms | %.0f ms | %.2f× | %.0f ms | %.2f× |\n", v.name, v.st.min(), v.st.median(), v.st.max(),
-			v.st.median()/hs.median(), v.st.cpuMedian(), v.st.cpuMedian()/hs.cpuMedian())
-	}
-	fmt.Println("\nCPU: user+system time of the backend's processes when first healthy (10 ms ticks). Wall time is what users see;")
-	fmt.Println("on a busy machine it mostly measures the other load, CPU time much less: read both.")
-	if *chartTo != "" {
-		var wall, cpu []chart.Series
+		hs := *variants[0].st
+		fmt.Printf("## 1. Start to first 200 on /api/health (%d runs each, %d interleaved rounds)\n\n", per*rounds, rounds)
+		fmt.Println("| variant | min | median | max | median vs from source | CPU median | CPU vs from source |")
+		fmt.Println("|---|---|---|---|---|---|---|")
 		for _, v := range variants {
-			wall = append(wall, chart.Series{Name: v.name, Values: v.st.ms})
-			cpu = append(cpu, chart.Series{Name: v.name, Values: v.st.cpu})
+			fmt.Printf("| %s | %.0f ms | %.0f ms | %.0f ms | %.2f× | %.0f ms | %.2f× |\n", v.name, v.st.min(), v.st.median(), v.st.max(),
+				v.st.median()/hs.median(), v.st.cpuMedian(), v.st.cpuMedian()/hs.cpuMedian())
 		}
-		c := chart.Chart{
-			Title: fmt.Sprintf("Start to first 200 on /api/health: %s, %d runs per variant in %d interleaved rounds", *source, per*rounds, rounds),
-			Note:  machineShort(),
-			Panels: []chart.Panel{
-				{XLabel: "wall time (ms): what users see", Series: wall},
-				{XLabel: "CPU time of the backend's processes until healthy (ms, 10 ms ticks)", Series: cpu},
-			},
+		fmt.Println("\nCPU: user+system time of the backend's processes when first healthy (10 ms ticks). Wall time is what users see;")
+		fmt.Println("on a busy machine it mostly measures the other load, CPU time much less: read both.")
+		if *chartTo != "" {
+			var wall, cpu []chart.Series
+			for _, v := range variants {
+				wall = append(wall, chart.Series{Name: v.name, Values: v.st.ms})
+				cpu = append(cpu, chart.Series{Name: v.name, Values: v.st.cpu})
+			}
+			c := chart.Chart{
+				Title: fmt.Sprintf("Start to first 200 on /api/health: %s, %d runs per variant in %d interleaved rounds", *source, per*rounds, rounds),
+				Note:  note,
+				Panels: []chart.Panel{
+					{XLabel: "wall time (ms): what users see", Series: wall},
+					{XLabel: "CPU time of the backend's processes until healthy (ms, 10 ms ticks)", Series: cpu},
+				},
+			}
+			check(os.WriteFile(*chartTo, c.SVG(), 0o644))
+			fmt.Printf("\nChart: %s (every run a dot, the middle half a box, the median a bar).\n", *chartTo)
 		}
-		check(os.WriteFile(*chartTo, c.SVG(), 0o644))
-		fmt.Printf("\nChart: %s (every run a dot, the middle half a box, the median a bar).\n", *chartTo)
+		goal("onedir median ≤ 1.0× from source", variants[1].st.median()/hs.median() <= 1.0)
+		goal("onefile median ≤ 1.1× from source", variants[2].st.median()/hs.median() <= 1.1)
+	} else {
+		fmt.Printf("## 1. Start to first 200 on /api/health\n\nnot measured in this run (-startup=false)\n")
 	}
-	goal("onedir median ≤ 1.0× from source", variants[1].st.median()/hs.median() <= 1.0)
-	goal("onefile median ≤ 1.1× from source", variants[2].st.median()/hs.median() <= 1.1)
 
 	// 2. Build time.
 	changed := filepath.Join(tmp, "changed")
@@ -184,20 +193,24 @@ func main() {
 		fmt.Printf("\n## 3. linux/amd64 + linux/arm64\n\nnot measured in this run (pass -arm64)\n")
 	}
 
-	// 4. Size.
-	fatDir := filepath.Join(tmp, "fat-onedir")
-	fatFile := filepath.Join(tmp, "fat-onefile")
-	dagger("compile", "--source", *source, "--no-slim", "export", "--path", fatDir)
-	dagger("compile", "--source", *source, "--no-slim", "--mode", "onefile", "export", "--path", fatFile)
-	fmt.Printf("\n## 4. Size\n\n| bundle | slim (pybundle default) | PyInstaller defaults | slim / defaults |\n|---|---|---|---|\n")
-	for _, r := range [][3]string{{"onedir", onedir, fatDir}, {"onefile", onefile, fatFile}} {
-		s, d := treeSize(r[1]), treeSize(r[2])
-		fmt.Printf("| %s | %.1f MiB | %.1f MiB | %.3f× |\n", r[0], mib(s), mib(d), float64(s)/float64(d))
-	}
-	fmt.Printf("\n| bundle | static bootloader (default) | stock bootloader | static / stock |\n|---|---|---|---|\n")
-	for _, r := range [][3]string{{"onedir", onedir, stockDir}, {"onefile", onefile, stockFile}} {
-		s, d := treeSize(r[1]), treeSize(r[2])
-		fmt.Printf("| %s | %.1f MiB | %.1f MiB | %.3f× |\n", r[0], mib(s), mib(d), float64(s)/float64(d))
+	if *sizes {
+		// 4. Size.
+		fatDir := filepath.Join(tmp, "fat-onedir")
+		fatFile := filepath.Join(tmp, "fat-onefile")
+		dagger("compile", "--source", *source, "--no-slim", "export", "--path", fatDir)
+		dagger("compile", "--source", *source, "--no-slim", "--mode", "onefile", "export", "--path", fatFile)
+		fmt.Printf("\n## 4. Size\n\n| bundle | slim (pybundle default) | PyInstaller defaults | slim / defaults |\n|---|---|---|---|\n")
+		for _, r := range [][3]string{{"onedir", onedir, fatDir}, {"onefile", onefile, fatFile}} {
+			s, d := treeSize(r[1]), treeSize(r[2])
+			fmt.Printf("| %s | %.1f MiB | %.1f MiB | %.3f× |\n", r[0], mib(s), mib(d), float64(s)/float64(d))
+		}
+		fmt.Printf("\n| bundle | static bootloader (default) | stock bootloader | static / stock |\n|---|---|---|---|\n")
+		for _, r := range [][3]string{{"onedir", onedir, stockDir}, {"onefile", onefile, stockFile}} {
+			s, d := treeSize(r[1]), treeSize(r[2])
+			fmt.Printf("| %s | %.1f MiB | %.1f MiB | %.3f× |\n", r[0], mib(s), mib(d), float64(s)/float64(d))
+		}
+	} else {
+		fmt.Printf("\n## 4. Size\n\nnot measured in this run (-sizes=false)\n")
 	}
 }
 
@@ -275,7 +288,7 @@ func machine() string {
 		strings.Join(strings.Fields(string(load))[:3], " "), engine())
 }
 
-// machineShort is the chart's note: date, CPU, cores, load at start.
+// machineShort is the chart's note: date, CPU, cores, load when called.
 func machineShort() string {
 	load, _ := os.ReadFile("/proc/loadavg")
 	return fmt.Sprintf("%s · %s, %d cores · load at start %s · pybundle ci/bench", time.Now().UTC().Format("2006-01-02 15:04 MST"),
