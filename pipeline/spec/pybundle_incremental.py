@@ -27,6 +27,10 @@ _pb_NAME = _pb_re.compile(r"[A-Za-z0-9_]+", _pb_re.ASCII)
 
 
 def _pb_canonical(co, filename):
+    """co as PyInstaller writes it (co_filename replaced by filename everywhere), rebuilt so that
+    marshal's bytes for it follow from the source alone: replaces PyInstaller's
+    replace_filename_in_code_object, which every code object it writes goes through. A change
+    here must bump the version in _pb_write_entry's cache key."""
     interned = {filename}
 
     def names(c):
@@ -99,6 +103,9 @@ _pb_cache_used = set()
 
 
 def _pb_write_entry(cls, fp, entry, code_dict):
+    """ZlibArchiveWriter._write_entry with the module's canonical marshal bytes taken from the
+    cache when its source is unchanged, else made and cached: the PYZ costs a rebuild what its
+    changed modules cost, not all ~700 compiled again."""
     name, src_path, typecode = entry
     if src_path in {"-", None}:
         return (name, (_pb_writers.PYZ_ITEM_NSPKG, fp.tell(), 0))
@@ -140,6 +147,9 @@ _pb_api.get_code_object = lambda name, src_path, optimize: _PbLazy()
 
 
 def _pb_imports(path):
+    """What PyInstaller's module graph reads of a Python file: the imports its byte code makes,
+    found as modulegraph finds them (IMPORT_NAME and its level and fromlist, code object by code
+    object), so an edit that adds, drops or reorders none leaves the analysis valid."""
     try:
         with open(path, "rb") as f:
             source = f.read()
@@ -161,6 +171,8 @@ def _pb_imports(path):
 
 
 def _pb_analysis_key(python_files, data_digest):
+    """The digest of everything the analysis depends on besides the builder (which keys the work
+    folder itself): this spec, the other files' digest, each Python file's imports."""
     h = _pb_hashlib.sha256(b"pybundle-analysis 1\0" + data_digest.encode() + b"\0")
     with open(SPEC, "rb") as f:
         h.update(f.read())
