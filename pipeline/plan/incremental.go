@@ -85,6 +85,10 @@ type WorkCache struct {
 	Installed []string
 	// Busters are the module's cache busters: a new value means "from scratch" everywhere.
 	Busters []string
+	// Project tells backends apart (their entry, import roots and own modules), so two
+	// backends built on one engine do not take turns on one folder and rerun each other's
+	// analysis. It stays the same while files are edited; adding a module moves it.
+	Project string
 }
 
 // workCacheVersion changes when what a work folder holds changes shape (the spec's block).
@@ -110,7 +114,7 @@ func (w WorkCache) Volume() string {
 // requirements, what is installed, busters) given by the executor.
 func (b Build) WorkCache(builder WorkCache) WorkCache {
 	w := builder
-	w.Target, w.Mode, w.Name, w.Bootloader = b.Target(), b.Bundle.Mode, b.Bundle.Name, b.Bootloader
+	w.Target, w.Mode, w.Name, w.Bootloader, w.Project = b.Target(), b.Bundle.Mode, b.Bundle.Name, b.Bootloader, b.Project
 	w.Packages, w.Installed, w.Busters = slices.Clone(w.Packages), slices.Clone(w.Installed), slices.Clone(w.Busters)
 	return w
 }

@@ -56,6 +56,7 @@ func TestWorkCacheVolume(t *testing.T) {
 		{"a package update behind the same pin", func(w *WorkCache) { w.Installed[1] = "python3-pydantic 2.10.6-1+deb13u1" }},
 		{"a package installed", func(w *WorkCache) { w.Installed = append(w.Installed, "pip:numpy 2.2.0") }},
 		{"a cache buster", func(w *WorkCache) { w.Busters = []string{"", "bench-1"} }},
+		{"another backend", func(w *WorkCache) { w.Project = "0123456789abcdef" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := baseWork()
@@ -84,6 +85,23 @@ func TestBuildWorkCache(t *testing.T) {
 	w.Installed[0] = "changed"
 	assert.Equal(t, builder.Installed[0], "python3.13 3.13.5-2")
 	assert.Check(t, strings.Contains(w.Volume(), "-linux-amd64-onefile-"))
+	assert.Equal(t, w.Project, p.Builds[0].Project)
+	assert.Equal(t, len(w.Project), 16)
+
+	// Another backend on the same builder gets another folder; an edit of a file does not.
+	other, err := New(o, corpusTree(t, "env-port"))
+	assert.NilError(t, err)
+	assert.Check(t, other.Builds[0].Project != p.Builds[0].Project)
+	again, err := New(o, sampleTree(t))
+	assert.NilError(t, err)
+	assert.Equal(t, again.Builds[0].Project, p.Builds[0].Project)
+}
+
+func corpusTree(t *testing.T, name string) *source.Tree {
+	t.Helper()
+	tree, err := source.Read(filepath.Join("..", "..", "testdata", "corpus", name), nil)
+	assert.NilError(t, err)
+	return tree
 }
 
 // TestAnalysisInputs: the spec gets every Python file of the source (and the generated hook and

@@ -8,6 +8,8 @@
 package plan
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -84,6 +86,8 @@ type Build struct {
 	Probe Probe
 	// Glibc is the oldest glibc a Linux bundle must run on ("" = no target).
 	Glibc string
+	// Project identifies the backend for its kept work folder (WorkCache.Project).
+	Project string
 	// Files are written into the root of the source copy before PyInstaller runs: the spec,
 	// the runtime hook and, for a module or app entry, the launcher.
 	Files []File
@@ -227,6 +231,7 @@ func (p *Plan) decide() error {
 			WarmUp:      o.WarmUp,
 			Probe:       o.Probe(),
 			Glibc:       o.Glibc,
+			Project:     p.projectID(),
 			Files:       generated,
 			Bootloader:  o.Bootloader.For(t),
 			Incremental: o.Incremental,
@@ -240,6 +245,14 @@ func (p *Plan) decide() error {
 		p.Builds = append(p.Builds, b)
 	}
 	return nil
+}
+
+// projectID digests what makes this backend this backend and not another: how it starts,
+// its import roots and its own modules (names, not contents).
+func (p *Plan) projectID() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n%s\n", p.Entry.String(), strings.Join(p.Collection.Roots, ","), strings.Join(p.Collection.Modules, ","))
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // treeSource is a source tree as pipeline/entry reads it.

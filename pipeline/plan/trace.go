@@ -33,6 +33,9 @@ func (p *Plan) TraceOptions(python, harnessPath, root, out string) health.Option
 			trace.EnvPaths + "=" + strings.Join(paths, string(os.PathListSeparator))},
 		Budget: max(p.Options.Budget, TraceBudget),
 		WarmUp: p.Options.WarmUp,
-		Linger: time.Second, // the harness writes its record every 0.3 s
+		// The harness writes its record every 0.3 s and again at exit: two periods after the
+		// last warm-up, at least one complete record holds everything it loaded, even if the
+		// backend's own SIGTERM handling never lets it exit cleanly.
+		Linger: 600 * time.Millisecond,
 	})
 }
