@@ -175,6 +175,7 @@ func main() {
 	fmt.Printf("\nIncremental and from-scratch bundles of the changed source identical: %v\n", same)
 	goal("warm no-change ≤ 5 % of cold", warm.Seconds() <= 0.05*cold.Seconds())
 	goal("one source file changed ≤ 0.5× a clean bare PyInstaller run", oneFile.Seconds() <= 0.5*bare.Seconds())
+	traceCost(tmp, token, bust)
 
 	// 3. Both Linux targets together vs alone.
 	if *arm64 {
@@ -215,6 +216,41 @@ func main() {
 }
 
 // goal prints a goal line, met or missed: the figures are judged where they are printed.
+// traceCost measures what issue 11's generality costs a build: the plan (reading the source,
+// collecting own modules and data, scanning; in-process, median of 5) and tracing (a clean
+// compile of a freshly edited source with and without trace; the untraced one first, so
+// neither finds the other's work cached).
+func traceCost(tmp, token string, bust []string) {
+	var plans []float64
+	for range 5 {
+		start := time.Now()
+		o, tree, err := plan.Load(*source, nil)
+		check(err)
+		_, err = plan.New(o, tree)
+		check(err)
+		plans = append(plans, float64(time.Since(start).Microseconds())/1000)
+	}
+	src := filepath.Join(tmp, "traced")
+	check(exec.Command("cp", "-a", *source, src).Run())
+	f, err := os.OpenFile(filepath.Join(src, "services", "users.py"), os.O_APPEND|os.O_WRONLY, 0)
+	check(err)
+	fmt.Fprintf(f, "\n# benchmark trace cost %s\n", token)
+	f.Close()
+	compile := func(extra ...string) time.Duration {
+		args := append(append(append([]string{}, bust...), "compile", "--source", src, "--option", "incremental=false"), extra...)
+		return timed(append(args, "export", "--path", filepath.Join(tmp, "traced-"+strings.Join(extra, "")))...)
+	}
+	untraced := compile("--option", "trace=false")
+	traced := compile()
+	fmt.Printf("\n## 2b. What generality costs (linux/amd64, onedir, clean compile)\n\n")
+	fmt.Println("| stage | time | share |")
+	fmt.Println("|---|---|---|")
+	fmt.Printf("| plan: read the source, collect own modules and data, scan (in-process, median of 5) | %.1f ms | %.1f %% of a traced compile |\n",
+		median(plans), median(plans)/float64(traced.Milliseconds())*100)
+	fmt.Printf("| compile, trace=false | %s | 1.00× |\n", secs(untraced))
+	fmt.Printf("| compile, traced (the default) | %s | %.2f× (trace: %s) |\n", secs(traced), traced.Seconds()/untraced.Seconds(), secs(traced-untraced))
+}
+
 func goal(what string, met bool) {
 	mark := "**met**"
 	if !met {
