@@ -13,12 +13,28 @@ import (
 // The scanner reads every Python file of a backend, and a backend is not always
 // written by friends: a generated file, a vendored blob or a deliberately hostile one
 // must not crash the build or stall it. The inputs below were slow or fatal before;
-// each now takes milliseconds, so the limits leave a wide margin for a loaded machine.
+// each now takes milliseconds, and the limit (hostileLimit) scales with the machine's load.
 
-// hostileLimit is how long one hostile file may take to scan. The inputs take a few
-// milliseconds to a few hundred; ten seconds only catches a return of the quadratic
-// (or worse) behaviour, which took minutes.
-const hostileLimit = 10 * time.Second
+// hostileLimit is how long one hostile file may take to scan: 20 times what an ordinary
+// 1 MiB of Python takes here and now, and at least ten seconds. The inputs take a few
+// milliseconds to a few hundred on an idle machine; under the race detector on a loaded
+// 2-core machine the same scans took over 10 s, so a fixed limit failed on load, not on the
+// scanner. Relative to a baseline measured in the same process, the limit grows with the
+// load and the race detector's cost, and still catches a return of the quadratic (or worse)
+// behaviour, which took minutes.
+var hostileLimit = calibratedLimit()
+
+// calibratedLimit times the scan of an ordinary 1 MiB source (imports, functions, strings,
+// dotted names: the shapes the hostile inputs exaggerate) and returns 20 times it, at least
+// ten seconds.
+func calibratedLimit() time.Duration {
+	block := "import os.path\nfrom pkg.sub import name as alias\n\n\ndef f(x, y=\"text\"):\n" +
+		"    return importlib.import_module('pkg.' + x), f'{y}.{x}', obj.attr.attr(1, [2], {3: 4})\n\n"
+	src := strings.Repeat(block, (1<<20)/len(block))
+	start := time.Now()
+	_, _ = Files([]string{"pkg/__init__.py"}, func(string) ([]byte, error) { return []byte(src), nil })
+	return max(10*time.Second, 20*time.Since(start))
+}
 
 // scanHostile scans src as pkg/__init__.py of a small tree, giving up after limit. A
 // scan that has not returned by then is left running: the test fails and the binary
