@@ -2,6 +2,7 @@
 // with its ratio and goal, as markdown (docs/BENCHMARKS.md holds recorded results):
 //
 //	go run ./ci/bench [-runs 10] [-arm64] [-source testdata/backend] [-chart docs/startup.svg]
+//	go run ./ci/bench -source testdata/corpus/torch-ml -build=false -onefile=false  # the heavy backend's start-up
 //
 // It drives the real module through `dagger call`, like a user: start-up (bundled onedir and
 // onefile, with pybundle's static bootloader and with PyInstaller's stock one, vs the same
@@ -42,6 +43,8 @@ var (
 	chartTo = flag.String("chart", "", "write the start-up distributions as an SVG chart to this file (e.g. docs/startup.svg)")
 	startup = flag.Bool("startup", true, "measure start-up (section 1); -startup=false -sizes=false measures build time alone")
 	sizes   = flag.Bool("sizes", true, "measure sizes (section 4)")
+	build   = flag.Bool("build", true, "measure build time (sections 2 and 2b); -build=false -sizes=false measures start-up alone")
+	onefile = flag.Bool("onefile", true, "measure onefile bundles too (-onefile=false for heavy backends: a onefile extracts its whole bundle at every start)")
 	tmp     string
 )
 
@@ -58,14 +61,16 @@ func main() {
 
 	// 1. Start-up: the default (static) bootloader and PyInstaller's stock one, onedir and onefile.
 	onedir := filepath.Join(tmp, "onedir")
-	onefile := filepath.Join(tmp, "onefile")
+	onefileDir := filepath.Join(tmp, "onefile")
 	stockDir := filepath.Join(tmp, "stock-onedir")
 	stockFile := filepath.Join(tmp, "stock-onefile")
 	if *startup || *sizes {
 		dagger("compile", "--source", *source, "export", "--path", onedir)
-		dagger("compile", "--source", *source, "--mode", "onefile", "export", "--path", onefile)
 		dagger("compile", "--source", *source, "--option", "bootloader=stock", "export", "--path", stockDir)
-		dagger("compile", "--source", *source, "--mode", "onefile", "--option", "bootloader=stock", "export", "--path", stockFile)
+		if *onefile {
+			dagger("compile", "--source", *source, "--mode", "onefile", "export", "--path", onefileDir)
+			dagger("compile", "--source", *source, "--mode", "onefile", "--option", "bootloader=stock", "export", "--path", stockFile)
+		}
 	}
 	if *startup {
 		// Interleaved rounds, so load drift on a shared machine spreads over all variants alike; the
@@ -79,9 +84,17 @@ func main() {
 		}{
 			{"from source (builder's Python)", []string{"health-from-source", "--source", *source}, new(stats)},
 			{"bundled onedir (static bootloader, default)", []string{"health", "--dist", onedir, "--budget", "10s"}, new(stats)},
-			{"bundled onefile (static bootloader, default)", []string{"health", "--dist", onefile, "--mode", "onefile", "--budget", "10s"}, new(stats)},
 			{"bundled onedir, stock bootloader", []string{"health", "--dist", stockDir, "--budget", "10s"}, new(stats)},
-			{"bundled onefile, stock bootloader", []string{"health", "--dist", stockFile, "--mode", "onefile", "--budget", "10s"}, new(stats)},
+		}
+		if *onefile {
+			variants = append(variants, []struct {
+				name string
+				args []string
+				st   *stats
+			}{
+				{"bundled onefile (static bootloader, default)", []string{"health", "--dist", onefileDir, "--mode", "onefile", "--budget", "10s"}, new(stats)},
+				{"bundled onefile, stock bootloader", []string{"health", "--dist", stockFile, "--mode", "onefile", "--budget", "10s"}, new(stats)},
+			}...)
 		}
 		for r := 0; r < rounds; r++ {
 			for i := range variants {
@@ -120,18 +133,41 @@ func main() {
 			fmt.Printf("\nChart: %s (every run a dot, the middle half a box, the median a bar).\n", *chartTo)
 		}
 		goal("onedir median ≤ 1.0× from source", variants[1].st.median()/hs.median() <= 1.0)
-		goal("onefile median ≤ 1.1× from source", variants[2].st.median()/hs.median() <= 1.1)
+		if *onefile {
+			goal("onefile median ≤ 1.1× from source", variants[3].st.median()/hs.median() <= 1.1)
+		}
 	} else {
 		fmt.Printf("## 1. Start to first 200 on /api/health\n\nnot measured in this run (-startup=false)\n")
 	}
 
 	// 2. Build time.
-	changed := filepath.Join(tmp, "changed")
-	check(exec.Command("cp", "-a", *source, changed).Run())
-	f, err := os.OpenFile(filepath.Join(changed, "services", "users.py"), os.O_APPEND|os.O_WRONLY, 0)
+	if *build {
+		buildTime(tmp, token)
+	} else {
+		fmt.Printf("\n## 2. Build time\n\nnot measured in this run (-build=false)\n")
+	}
+	section3and4(tmp, token, onedir, onefileDir, stockDir, stockFile)
+}
+
+// editedCopy copies the backend to dst and appends a comment to its entry file (every backend
+// has one, whatever its layout): a one-file change, as a developer's next build sees it.
+func editedCopy(dst, note string) {
+	check(exec.Command("cp", "-a", *source, dst).Run())
+	o, tree, err := plan.Load(*source, nil)
 	check(err)
-	fmt.Fprintf(f, "\n# benchmark edit %s\n", token)
-	f.Close()
+	p, err := plan.New(o, tree)
+	check(err)
+	f, err := os.OpenFile(filepath.Join(dst, filepath.FromSlash(p.Entry.File)), os.O_APPEND|os.O_WRONLY, 0)
+	check(err)
+	fmt.Fprintf(f, "\n# %s\n", note)
+	check(f.Close())
+}
+
+// buildTime is section 2: cold, warm, a one-file change incremental and from scratch, and a
+// bare PyInstaller run of the same spec; then 2b, what generality costs.
+func buildTime(tmp, token string) {
+	changed := filepath.Join(tmp, "changed")
+	editedCopy(changed, "benchmark edit "+token)
 	bust := []string{"--cache-buster", token, "--builder-cache-buster", token}
 	// The cache busters are part of the work folder's key (plan.WorkCache): cold starts from an
 	// empty folder, and the one-file change reuses the folder cold left, as a developer's next
@@ -176,7 +212,10 @@ func main() {
 	goal("warm no-change ≤ 5 % of cold", warm.Seconds() <= 0.05*cold.Seconds())
 	goal("one source file changed ≤ 0.5× a clean bare PyInstaller run", oneFile.Seconds() <= 0.5*bare.Seconds())
 	traceCost(tmp, token, bust)
+}
 
+// section3and4 measures both Linux targets together (with -arm64) and the sizes (with -sizes).
+func section3and4(tmp, token, onedir, onefileDir, stockDir, stockFile string) {
 	// 3. Both Linux targets together vs alone.
 	if *arm64 {
 		t3 := token + "-a"
@@ -194,24 +233,24 @@ func main() {
 		fmt.Printf("\n## 3. linux/amd64 + linux/arm64\n\nnot measured in this run (pass -arm64)\n")
 	}
 
-	if *sizes {
+	if *sizes && *onefile {
 		// 4. Size.
 		fatDir := filepath.Join(tmp, "fat-onedir")
 		fatFile := filepath.Join(tmp, "fat-onefile")
 		dagger("compile", "--source", *source, "--no-slim", "export", "--path", fatDir)
 		dagger("compile", "--source", *source, "--no-slim", "--mode", "onefile", "export", "--path", fatFile)
 		fmt.Printf("\n## 4. Size\n\n| bundle | slim (pybundle default) | PyInstaller defaults | slim / defaults |\n|---|---|---|---|\n")
-		for _, r := range [][3]string{{"onedir", onedir, fatDir}, {"onefile", onefile, fatFile}} {
+		for _, r := range [][3]string{{"onedir", onedir, fatDir}, {"onefile", onefileDir, fatFile}} {
 			s, d := treeSize(r[1]), treeSize(r[2])
 			fmt.Printf("| %s | %.1f MiB | %.1f MiB | %.3f× |\n", r[0], mib(s), mib(d), float64(s)/float64(d))
 		}
 		fmt.Printf("\n| bundle | static bootloader (default) | stock bootloader | static / stock |\n|---|---|---|---|\n")
-		for _, r := range [][3]string{{"onedir", onedir, stockDir}, {"onefile", onefile, stockFile}} {
+		for _, r := range [][3]string{{"onedir", onedir, stockDir}, {"onefile", onefileDir, stockFile}} {
 			s, d := treeSize(r[1]), treeSize(r[2])
 			fmt.Printf("| %s | %.1f MiB | %.1f MiB | %.3f× |\n", r[0], mib(s), mib(d), float64(s)/float64(d))
 		}
 	} else {
-		fmt.Printf("\n## 4. Size\n\nnot measured in this run (-sizes=false)\n")
+		fmt.Printf("\n## 4. Size\n\nnot measured in this run (-sizes=false or -onefile=false)\n")
 	}
 }
 
@@ -231,11 +270,7 @@ func traceCost(tmp, token string, bust []string) {
 		plans = append(plans, float64(time.Since(start).Microseconds())/1000)
 	}
 	src := filepath.Join(tmp, "traced")
-	check(exec.Command("cp", "-a", *source, src).Run())
-	f, err := os.OpenFile(filepath.Join(src, "services", "users.py"), os.O_APPEND|os.O_WRONLY, 0)
-	check(err)
-	fmt.Fprintf(f, "\n# benchmark trace cost %s\n", token)
-	f.Close()
+	editedCopy(src, "benchmark trace cost "+token)
 	compile := func(extra ...string) time.Duration {
 		args := append(append(append([]string{}, bust...), "compile", "--source", src, "--option", "incremental=false"), extra...)
 		return timed(append(args, "export", "--path", filepath.Join(tmp, "traced-"+strings.Join(extra, "")))...)
