@@ -27,16 +27,25 @@ func (m *Pybundle) UnitTests(
 	// +ignore=["**", "!go.mod", "!go.sum", "!pipeline/**", "!images/**", "!cmd/**", "!testdata/backend/**", "!testdata/broken/**", "!testdata/app/**", "!testdata/corpus/**", "!README.md"]
 	repo *dagger.Directory,
 ) error {
-	_, err := m.debian(dag.Container().From(m.GoImage), "pybundle-apt-go-test", images.GoTestPackages).
+	run := m.debian(dag.Container().From(m.GoImage), "pybundle-apt-go-test", images.GoTestPackages).
 		WithMountedCache("/go/pkg/mod", dag.CacheVolume("pybundle-go-mod")).
 		WithMountedCache("/root/.cache/go-build", dag.CacheVolume("pybundle-go-build")).
 		WithDirectory("/src", repo).
 		WithWorkdir("/src").
 		WithEnvVariable("CGO_ENABLED", "1").
 		WithEnvVariable("GOFLAGS", "-mod=mod").
-		WithExec([]string{"go", "test", "-race", "-short", "-count=1", "./pipeline/...", "./images/...", "./cmd/..."}).
-		Sync(ctx)
-	return err
+		WithExec([]string{"go", "test", "-race", "-short", "-count=1", "./pipeline/...", "./images/...", "./cmd/..."},
+			dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
+	code, err := run.ExitCode(ctx)
+	if err != nil || code == 0 {
+		return err
+	}
+	// The failures alone: the whole output is pages of "ok" lines, and an error's reader (a
+	// terminal, a CI log cut to its tail) should see which test failed and why.
+	out, _ := run.Stdout(ctx)
+	stderr, _ := run.Stderr(ctx)
+	failures := diagnose.GoTestFailures(out+"\n"+stderr, 60)
+	return fmt.Errorf("unit tests failed (go test exit %d):\n%s", code, strings.Join(failures, "\n"))
 }
 
 // SampleBuild builds the sample backend for the engine's platform and requires every check of

@@ -129,3 +129,37 @@ func (t *TailBuffer) Write(p []byte) (int, error) {
 
 // Bytes is what was kept.
 func (t *TailBuffer) Bytes() []byte { return t.buf }
+
+// GoTestFailures keeps what `go test` printed about failures: every "--- FAIL" line with the
+// indented lines under it (the test's own messages), a panic's first lines, and the
+// "FAIL <package>" summaries, at most max lines. A failed run of many packages prints pages of
+// "ok" lines; the failure is what a check's error should carry.
+func GoTestFailures(out string, max int) []string {
+	var keep []string
+	inFail, panicLines := false, 0
+	for _, l := range strings.Split(out, "\n") {
+		t := strings.TrimLeft(l, " \t")
+		switch {
+		case strings.HasPrefix(t, "--- FAIL"):
+			inFail = true
+			keep = append(keep, l)
+		case strings.HasPrefix(l, "panic:"):
+			inFail, panicLines = false, 12
+			keep = append(keep, l)
+		case panicLines > 0 && t != "":
+			panicLines--
+			keep = append(keep, l)
+		case strings.HasPrefix(l, "FAIL"):
+			inFail = false
+			keep = append(keep, l)
+		case inFail && t != "" && t != l: // indented: the failing test's own output
+			keep = append(keep, l)
+		case t == l: // anything else unindented ends a failure's block
+			inFail = false
+		}
+		if len(keep) >= max {
+			return append(keep[:max], "…")
+		}
+	}
+	return keep
+}

@@ -350,3 +350,34 @@ func TestCompileErrorText(t *testing.T) {
 	assert.Check(t, strings.HasSuffix(msg, "\n    SyntaxError: invalid syntax"), msg)
 	assert.Equal(t, strings.Count(rest, "\n    "), 15)
 }
+
+func TestGoTestFailures(t *testing.T) {
+	out := `ok  	example.com/a	1.2s
+--- FAIL: TestX (0.01s)
+    x_test.go:12: want 1, got 2
+    --- FAIL: TestX/sub (0.00s)
+        x_test.go:20: boom
+--- PASS: TestY (0.00s)
+    y_test.go:3: a passing test's log
+FAIL
+FAIL	example.com/b	0.3s
+ok  	example.com/c	0.1s
+panic: runtime error: index out of range
+goroutine 7 [running]:
+FAIL	example.com/d	0.2s
+`
+	got := GoTestFailures(out, 100)
+	assert.DeepEqual(t, got, []string{
+		"--- FAIL: TestX (0.01s)",
+		"    x_test.go:12: want 1, got 2",
+		"    --- FAIL: TestX/sub (0.00s)",
+		"        x_test.go:20: boom",
+		"FAIL",
+		"FAIL	example.com/b	0.3s",
+		"panic: runtime error: index out of range",
+		"goroutine 7 [running]:",
+		"FAIL	example.com/d	0.2s",
+	})
+	assert.DeepEqual(t, GoTestFailures(out, 2), []string{"--- FAIL: TestX (0.01s)", "    x_test.go:12: want 1, got 2", "…"})
+	assert.Check(t, len(GoTestFailures("ok  \texample.com/a\t1s\n", 10)) == 0)
+}
