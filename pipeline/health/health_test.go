@@ -312,6 +312,10 @@ func TestProbeFailures(t *testing.T) {
 		tail      []string // expected LogTail, when set
 		leftovers []string // substrings, one per expected leftover (in order)
 		exitCode  *int
+		// quietOK: the process may be stopped before it has written a line (a short budget on
+		// a loaded machine ends it while the test binary is still starting), so an empty log
+		// tail is right; the case is about the reason.
+		quietOK bool
 	}{
 		{
 			name:   "exits during start-up",
@@ -348,7 +352,8 @@ func TestProbeFailures(t *testing.T) {
 				o.Budget, o.Emulated, o.EmulatedFactor = 10*time.Millisecond, true, 20
 				return o
 			},
-			reason: "not healthy within 200ms (10ms x 20, emulated)",
+			reason:  "not healthy within 200ms (10ms x 20, emulated)",
+			quietOK: true,
 		},
 		{
 			name: "orphan child ignoring SIGTERM",
@@ -399,7 +404,7 @@ func TestProbeFailures(t *testing.T) {
 				assert.Assert(t, is.Contains(r.Reason, s))
 			}
 			assert.ErrorContains(t, r.Err(), os.Args[0])
-			assert.Assert(t, len(r.LogTail) > 0 && len(r.LogTail) <= logTailLines, "log tail %q", r.LogTail)
+			assert.Assert(t, (len(r.LogTail) > 0 || tc.quietOK) && len(r.LogTail) <= logTailLines, "log tail %q", r.LogTail)
 			if tc.tail != nil {
 				assert.DeepEqual(t, r.LogTail, tc.tail)
 			}
