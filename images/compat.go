@@ -67,7 +67,7 @@ var CompatBuildPackages = []Package{
 // CPython skip the module silently, so the build checks them by name).
 var CompatModules = []string{"ssl", "_hashlib", "sqlite3", "ctypes", "lzma", "bz2", "zlib", "uuid", "_uuid", "readline",
 	"curses", "dbm.gnu", "dbm.ndbm", "decimal", "pyexpat", "_bz2", "_lzma", "_sqlite3", "_ctypes", "_ssl", "_decimal",
-	"_json", "_asyncio", "select", "_socket", "_multiprocessing", "mmap", "zoneinfo"}
+	"_json", "asyncio", "select", "_socket", "_multiprocessing", "mmap", "zoneinfo"}
 
 // CompatWheelPackages are the Debian packages whose pure Python PyInstaller needs at run time
 // (altgraph, packaging, pyinstaller-hooks-contrib, setuptools): made into wheels and installed
