@@ -939,8 +939,17 @@ func (m *Pybundle) builderVersions(ctx context.Context, builder *dagger.Containe
 		return nil, "", err
 	}
 	pkgs := images.ParseDpkgQuery(out)
+	var pythons []string // whose pip freeze is reported; the venv's last, so its versions win
+	if m.Installer == InstallerCompat {
+		// The toolchain's own distributions (PyInstaller and its dependencies, installed with
+		// pip there): the venv's freeze lists only what the venv itself holds.
+		pythons = append(pythons, images.CompatPython)
+	}
 	if images.Installer(m.Installer).Venv() {
-		freeze, err := builder.WithExec([]string{m.Installer.python(), "-m", "pip", "freeze", "--all"}).Stdout(ctx)
+		pythons = append(pythons, m.Installer.python())
+	}
+	for _, py := range pythons {
+		freeze, err := builder.WithExec([]string{py, "-m", "pip", "freeze", "--all"}).Stdout(ctx)
 		if err != nil {
 			return nil, "", err
 		}

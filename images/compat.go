@@ -28,6 +28,8 @@ const (
 	CompatGlibc = "2.31"
 	// CompatPrefix is the toolchain's installation prefix (configure --prefix).
 	CompatPrefix = "/opt/pybundle/python3.13"
+	// CompatPython is the toolchain's interpreter (the venvs of builds are made from it).
+	CompatPython = CompatPrefix + "/bin/python3.13"
 	// CompatInfo is the file of CompatPrefix that records what the toolchain was built from.
 	CompatInfo = CompatPrefix + "/pybundle-compat.txt"
 	// CompatSources is where the fetch puts the tarballs and Debian packages, and where the
