@@ -939,17 +939,18 @@ func (m *Pybundle) builderVersions(ctx context.Context, builder *dagger.Containe
 		return nil, "", err
 	}
 	pkgs := images.ParseDpkgQuery(out)
-	var pythons []string // whose pip freeze is reported; the venv's last, so its versions win
+	var lists [][]string // name==version lines; the venv's last, so its versions win
 	if m.Installer == InstallerCompat {
 		// The toolchain's own distributions (PyInstaller and its dependencies, installed with
-		// pip there): the venv's freeze lists only what the venv itself holds.
-		pythons = append(pythons, images.CompatPython)
+		// pip there from local wheels, which pip freeze writes as file URLs): the venv's freeze
+		// lists only what the venv itself holds.
+		lists = append(lists, []string{images.CompatPython, "-m", "pip", "list", "--format=freeze", "--disable-pip-version-check"})
 	}
 	if images.Installer(m.Installer).Venv() {
-		pythons = append(pythons, m.Installer.python())
+		lists = append(lists, []string{m.Installer.python(), "-m", "pip", "freeze", "--all"})
 	}
-	for _, py := range pythons {
-		freeze, err := builder.WithExec([]string{py, "-m", "pip", "freeze", "--all"}).Stdout(ctx)
+	for _, argv := range lists {
+		freeze, err := builder.WithExec(argv).Stdout(ctx)
 		if err != nil {
 			return nil, "", err
 		}
