@@ -108,6 +108,11 @@ func pinned(name string) Package {
 var CompatConfigure = []string{"./configure", "--prefix=" + CompatPrefix, "--enable-shared", "--enable-optimizations",
 	"--with-lto", "--with-ensurepip=install", "LDFLAGS=-Wl,-rpath," + CompatPrefix + "/lib"}
 
+// CompatProfileGenerate replaces configure's PGO_PROF_GEN_FLAG for the instrumented build:
+// -fno-lto spares it an LTO link (one of the two single-threaded links of a cold build) and
+// leaves the profile valid, since GCC instruments before LTO.
+const CompatProfileGenerate = "-fprofile-generate -fno-lto"
+
 // CompatProfileTask is the PGO training run (Makefile PROFILE_TASK): "" keeps CPython's
 // default, its `-m test --pgo` subset of the test suite.
 const CompatProfileTask = ""
@@ -344,7 +349,7 @@ func CompatBuildSteps(arch string) ([]CompatStep, error) {
 	r := strings.NewReplacer("@SRC@", CompatSources, "@PREFIX@", CompatPrefix, "@CONFIGURE@", strings.Join(args, " "),
 		"@PROFILE@", profile, "@PLATFORM@", pyinstallerPlatform[arch], "@CFLAGS@", bootloaderCFlags, "@WHEELER@", CompatWheeler,
 		"@MODULES@", strings.Join(CompatModules, " "), "@GLIBC@", CompatGlibc, "@INFO@", CompatInfo, "@PYVER@", PyInstallerVersion,
-		"@WORK@", compatWork)
+		"@WORK@", compatWork, "@PROFGEN@", CompatProfileGenerate)
 	return []CompatStep{
 		{"CPython (configure, make with PGO and LTO, install)", r.Replace(compatPrelude + compatCPython)},
 		{"PyInstaller (bootloader compiled here, installed with its dependencies)", r.Replace(compatPrelude + compatPyInstaller)},
@@ -372,8 +377,18 @@ tar -xf "@SRC@/$pysrc" -C cpython --strip-components=1
 step "configure"
 cd cpython
 @CONFIGURE@ > "$work/configure.log" 2>&1 || { tail -n 40 "$work/configure.log" >&2; fail "configure failed"; }
+# The LTO link on every core: configure's -flto-partition=none makes the link of libpython one
+# process that generates all of its code, twice (instrumented, then optimized), most of a cold
+# build on 2 cores; balanced partitions keep LTO's whole-program analysis and split only the
+# code generation (CPython's later configure drops -flto-partition=none itself).
+sed -i -e 's/ -flto-partition=none//g' -e 's/ -flto / -flto='"$(nproc)"' /g' Makefile
+grep -q '^LDFLAGS_NODIST=.* -flto='"$(nproc)"' ' Makefile || fail "configure wrote no -flto into LDFLAGS_NODIST (Makefile)"
 step "make (PGO training, LTO)"
-make -j"$(nproc)" @PROFILE@ > "$work/make.log" 2>&1 || { tail -n 60 "$work/make.log" >&2; fail "make failed"; }
+# The instrumented build without LTO (@PROFGEN@): it only has to count, and GCC instruments at
+# compile time, before LTO, so its profile fits the optimized LTO build as it is.
+make -j"$(nproc)" @PROFILE@ PGO_PROF_GEN_FLAG='@PROFGEN@' > "$work/make.log" 2>&1 || { tail -n 60 "$work/make.log" >&2; fail "make failed"; }
+grep -q -- '@PROFGEN@' "$work/make.log" || fail "make ran no @PROFGEN@ stage (make.log)"
+grep -q -- '-fprofile-use' "$work/make.log" || fail "make ran no -fprofile-use stage (make.log)"
 grep -A 12 'necessary bits to build these optional modules were not found\|built successfully but were removed\|Failed to build these modules\|Could not build the ssl module' "$work/make.log" || true
 step "install"
 make install > "$work/install.log" 2>&1 || { tail -n 40 "$work/install.log" >&2; fail "make install failed"; }
