@@ -142,6 +142,46 @@ func TestCompatBuildSteps(t *testing.T) {
 	noHost(t, s)
 }
 
+// The LTO flags the CPython step rewrites, run on the Makefile lines CPython 3.13.5's configure
+// writes with gcc: the link parallel (-flto=N, no -flto-partition=none), the instrumented build
+// without LTO, and a Makefile with no LTO flags refused rather than built without them.
+func TestCompatLTOFlags(t *testing.T) {
+	steps, err := CompatBuildSteps("amd64")
+	assert.NilError(t, err)
+	script := steps[0].Script
+	i := strings.Index(script, "sed -i -e 's/ -flto-partition=none//g'")
+	j := strings.Index(script, `step "make (PGO training, LTO)"`)
+	assert.Assert(t, i > 0 && j > i, "the rewrite comes between configure and make")
+	rewrite := script[i:j]
+	assert.Check(t, is.Contains(script, "PGO_PROF_GEN_FLAG='"+CompatProfileGenerate+"'"))
+	assert.Check(t, is.Contains(CompatProfileGenerate, "-fno-lto"))
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh:", err)
+	}
+	const configured = "CONFIGURE_CFLAGS_NODIST= -fno-semantic-interposition -flto -fuse-linker-plugin -ffat-lto-objects -flto-partition=none -g -std=c11 -Wextra\n" +
+		"CONFIGURE_LDFLAGS_NODIST= -fno-semantic-interposition -flto -fuse-linker-plugin -ffat-lto-objects -flto-partition=none -g\n"
+	run := func(makefile string) (string, error) {
+		dir := t.TempDir()
+		assert.NilError(t, os.WriteFile(filepath.Join(dir, "Makefile"), []byte(makefile), 0o644))
+		cmd := exec.Command(sh, "-c", "set -eu\nfail() { echo \"$*\" >&2; exit 1; }\nnproc() { echo 2; }\n"+rewrite)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		b, rerr := os.ReadFile(filepath.Join(dir, "Makefile"))
+		assert.NilError(t, rerr)
+		return string(b) + string(out), err
+	}
+	got, err := run(configured)
+	assert.NilError(t, err, got)
+	assert.Check(t, is.Contains(got, "CONFIGURE_LDFLAGS_NODIST= -fno-semantic-interposition -flto=2 -fuse-linker-plugin -ffat-lto-objects -g\n"))
+	assert.Check(t, is.Contains(got, "CONFIGURE_CFLAGS_NODIST= -fno-semantic-interposition -flto=2 -fuse-linker-plugin"))
+	assert.Check(t, !strings.Contains(got, "partition"), got)
+
+	got, err = run("CONFIGURE_CFLAGS_NODIST= -g -std=c11\nCONFIGURE_LDFLAGS_NODIST= -g\n")
+	assert.Check(t, err != nil, "no LTO flags: refused: %s", got)
+	assert.Check(t, is.Contains(got, "configure wrote no -flto into CONFIGURE_LDFLAGS_NODIST (Makefile)"))
+}
+
 func TestDebianWheelsScript(t *testing.T) {
 	s := DebianWheelsScript([]Package{{Name: "python3-starlette"}, {Name: "pyinstaller-hooks-contrib", Version: "2026.*", Suite: "trixie-backports"}}, "/w.py", "/out")
 	shSyntax(t, s)
