@@ -20,7 +20,7 @@ const compatStockBootloader = "the compat installer freezes with its own Python,
 // 11 (glibc 2.31) as a shared library with PGO and LTO, with PyInstaller 6.22.2 (trixie-backports'
 // source, its bootloader compiled there) and its pure-Python dependencies (Debian's packages)
 // installed. /opt/pybundle/python3.13/pybundle-compat.txt says what it was built from. Built once
-// per engine (~20 min on 2 cores) and cached.
+// per engine (~17 min cold on 2 cores) and cached.
 //
 // +cache="168h"
 func (m *Pybundle) CompatToolchain(

@@ -24,7 +24,7 @@ var compatWheels = []string{"python3-starlette", "python3-uvicorn", "python3-any
 // index) built with `--installer compat` — Python 3.13 and PyInstaller built on Debian 11 — is
 // healthy on Debian 11, 12 and 13: every runs_on row ok, the glibc floor at most Debian 11's.
 // (The Debian builder's sample is reported as trixie-only: TestRuntimeMatrix.) The first run on
-// an engine builds the toolchain (~20 min on 2 cores); later ones take it from the cache.
+// an engine builds the toolchain (~17 min on 2 cores); later ones take it from the cache.
 func TestCompatBuilder(t *testing.T) {
 	requireEngine(t)
 	t.Parallel()
