@@ -37,7 +37,11 @@ func (m *Pybundle) Bootloader(
 		return nil, &diagnose.Error{Stage: "bootloader", Target: t.String(), Reason: "pybundle builds its static bootloader for Linux targets only (macOS and Windows bundles start with PyInstaller's)"}
 	}
 	if m.Installer != InstallerDebian {
-		return nil, &diagnose.Error{Stage: "bootloader", Target: t.String(), Reason: "the static bootloader is built with the Debian installer only: " + pipStockBootloader}
+		why := pipStockBootloader
+		if m.Installer == InstallerCompat {
+			why = compatStockBootloader
+		}
+		return nil, &diagnose.Error{Stage: "bootloader", Target: t.String(), Reason: "the static bootloader is built with the Debian installer only: " + why}
 	}
 	builder, err := m.builder(ctx, t, deps{})
 	if err != nil {

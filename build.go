@@ -479,8 +479,20 @@ func (m *Pybundle) plan(ctx context.Context, src *dagger.Directory, traced bool,
 	if err != nil {
 		return nil, err
 	}
-	if m.Installer == InstallerPip {
-		if note := o.StockOnly(pipStockBootloader); note != "" {
+	switch m.Installer {
+	case InstallerPip, InstallerCompat:
+		why := pipStockBootloader
+		if m.Installer == InstallerCompat {
+			why = compatStockBootloader
+			for _, t := range o.Platforms { // a target the toolchain is not built for fails now, not after a build
+				if t.OS == "linux" && !t.NeedsRunner() {
+					if err := images.CompatCheck(t.Arch); err != nil {
+						return nil, &diagnose.Error{Stage: "plan", Target: t.String(), Reason: err.Error()}
+					}
+				}
+			}
+		}
+		if note := o.StockOnly(why); note != "" {
 			fmt.Fprintln(os.Stderr, "pybundle: plan: "+note)
 		}
 	}
@@ -492,7 +504,7 @@ func (m *Pybundle) plan(ctx context.Context, src *dagger.Directory, traced bool,
 	if err != nil {
 		return nil, &diagnose.Error{Stage: "plan", Target: plan.Names(o.Platforms), Reason: err.Error()}
 	}
-	if m.Installer == InstallerPip && reqs.From == "" {
+	if images.Installer(m.Installer).Venv() && reqs.From == "" {
 		return nil, &diagnose.Error{Stage: "builder", Target: plan.Names(o.Platforms), File: plan.RequirementsFile, Reason: noDepsForPip}
 	}
 	files := tree.Paths()
@@ -666,7 +678,7 @@ func (m *Pybundle) workCache(ctx context.Context, p *planned, b plan.Build, buil
 	installed := strings.Split(strings.TrimSpace(dpkg), "\n")
 	w := plan.WorkCache{Installer: string(m.Installer), Requirements: string(p.reqs.Text), PyInstaller: images.PyInstallerVersion,
 		Busters: []string{m.CacheBuster, m.BuilderCacheBuster}, Packages: slices.Clone(m.ExtraPackages)}
-	if m.Installer == InstallerPip {
+	if images.Installer(m.Installer).Venv() {
 		freeze, err := builder.WithExec([]string{m.Installer.python(), "-m", "pip", "freeze", "--all"}).Stdout(ctx)
 		if err != nil {
 			return "", err
@@ -675,6 +687,13 @@ func (m *Pybundle) workCache(ctx context.Context, p *planned, b plan.Build, buil
 			installed = append(installed, "pip:"+l)
 		}
 		w.Image, w.Packages = m.PythonImage, append(w.Packages, images.PipRequirement)
+		if m.Installer == InstallerCompat {
+			info, err := compatInfo(ctx, builder)
+			if err != nil {
+				return "", err
+			}
+			w.Image = images.CompatBase + "\n" + info
+		}
 	} else {
 		w.Image = m.BaseImage
 		for _, pkg := range images.BuilderPackages {
@@ -920,14 +939,31 @@ func (m *Pybundle) builderVersions(ctx context.Context, builder *dagger.Containe
 		return nil, "", err
 	}
 	pkgs := images.ParseDpkgQuery(out)
-	if m.Installer == InstallerPip {
-		freeze, err := builder.WithExec([]string{m.Installer.python(), "-m", "pip", "freeze", "--all"}).Stdout(ctx)
+	var lists [][]string // name==version lines; the venv's last, so its versions win
+	if m.Installer == InstallerCompat {
+		// The toolchain's own distributions (PyInstaller and its dependencies, installed with
+		// pip there from local wheels, which pip freeze writes as file URLs): the venv's freeze
+		// lists only what the venv itself holds.
+		lists = append(lists, []string{images.CompatPython, "-m", "pip", "list", "--format=freeze", "--disable-pip-version-check"})
+	}
+	if images.Installer(m.Installer).Venv() {
+		lists = append(lists, []string{m.Installer.python(), "-m", "pip", "freeze", "--all"})
+	}
+	for _, argv := range lists {
+		freeze, err := builder.WithExec(argv).Stdout(ctx)
 		if err != nil {
 			return nil, "", err
 		}
 		for name, v := range images.ParseFreeze(freeze) {
 			pkgs[name] = v
 		}
+	}
+	if m.Installer == InstallerCompat { // what the interpreter is: the toolchain's own words
+		info, err := compatInfo(ctx, builder)
+		if err != nil {
+			return nil, "", err
+		}
+		pkgs["python"] = compatPython(info)
 	}
 	v, err := builder.WithExec([]string{m.Installer.python(), "-m", "PyInstaller", "--version"}).Stdout(ctx)
 	return pkgs, strings.TrimSpace(v), err

@@ -64,6 +64,9 @@ const (
 	InstallerDebian Installer = Installer(images.Debian)
 	// The python image and a venv with the backend's requirements.txt and pyinstaller==6.22.2.
 	InstallerPip Installer = Installer(images.Pip)
+	// The pip installer's venv on pybundle's compat toolchain: Python 3.13 and PyInstaller 6.22.2
+	// built on Debian 11, so bundles run on glibc 2.31 and later.
+	InstallerCompat Installer = Installer(images.Compat)
 )
 
 // Mode is a bundle's layout.
@@ -88,14 +91,16 @@ func New(
 	// Extra Debian packages the backend needs at build time, as name or name=version.
 	// +optional
 	packages []string,
-	// How the builder gets Python, PyInstaller and the backend's dependencies (default debian).
+	// How the builder gets Python, PyInstaller and the backend's dependencies (default debian;
+	// pip: the Python image and a venv; compat: a venv on pybundle's Debian 11 toolchain, for
+	// bundles that run on Debian 11 and later).
 	// +optional
 	installer Installer,
 	// Python image of the pip installer (default python:3.13-slim).
 	// +optional
 	pythonImage string,
-	// Folder of wheels the pip installer installs from instead of an index (--no-index):
-	// for air-gapped builds.
+	// Folder of wheels the pip and compat installers install from instead of an index
+	// (--no-index): for air-gapped builds.
 	// +optional
 	wheelhouse *dagger.Directory,
 	// Any new value rebuilds the bundle (PyInstaller, verify, health) instead of reusing a cached
@@ -154,7 +159,8 @@ func (m *Pybundle) Runtime(
 // Builder returns the build container. Debian installer: Debian trixie with Python 3.13,
 // FastAPI, uvicorn and pydantic, and PyInstaller 6.22.2 from trixie-backports, every version
 // pinned. Pip installer: the Python image with a venv holding the backend's requirements.txt
-// and pyinstaller==6.22.2 (hash-checked when the requirements carry hashes).
+// and pyinstaller==6.22.2 (hash-checked when the requirements carry hashes). Compat installer:
+// the same venv on pybundle's compat toolchain (compat-toolchain), PyInstaller already in it.
 //
 // +cache="168h"
 func (m *Pybundle) Builder(
@@ -163,7 +169,7 @@ func (m *Pybundle) Builder(
 	// +optional
 	// +default="linux/amd64"
 	platform dagger.Platform,
-	// The backend's requirements.txt (pip installer only).
+	// The backend's requirements.txt (pip and compat installers only).
 	// +optional
 	requirements *dagger.File,
 ) (*dagger.Container, error) {
@@ -193,7 +199,7 @@ func (d deps) name() string { return or(d.from, plan.RequirementsFile) }
 func (m *Pybundle) builder(ctx context.Context, t target.Target, d deps) (*dagger.Container, error) {
 	var ctr *dagger.Container
 	var err error
-	if m.Installer == InstallerPip {
+	if images.Installer(m.Installer).Venv() {
 		ctr, err = m.pipBuilder(ctx, t, d)
 	} else {
 		ctr, err = m.debianBuilder(ctx, t, d)
@@ -258,7 +264,8 @@ func (m *Pybundle) debian(ctr *dagger.Container, cache string, pkgs []images.Pac
 		WithoutMount("/var/cache/apt/archives")
 }
 
-// pipBuilder is the pip installer's builder: for users with a package index (or a wheelhouse).
+// pipBuilder is the pip and compat installers' builder: for users with a package index (or a
+// wheelhouse). Its base is the Python image, or the compat toolchain.
 func (m *Pybundle) pipBuilder(ctx context.Context, t target.Target, d deps) (*dagger.Container, error) {
 	fail := func(reason string, tail []string) (*dagger.Container, error) {
 		return nil, &diagnose.Error{Stage: "builder", Target: t.String(), File: d.name(), Reason: reason, Tail: tail}
@@ -270,12 +277,17 @@ func (m *Pybundle) pipBuilder(ctx context.Context, t target.Target, d deps) (*da
 	if err != nil {
 		return fail(err.Error(), nil)
 	}
-	extra, hashed, err := images.PipPlan(text)
+	extra, hashed, err := images.Installer(m.Installer).PipPlan(text)
 	if err != nil {
 		return fail(err.Error(), nil)
 	}
-	ctr := dag.Container(dagger.ContainerOpts{Platform: dagger.Platform(t.String())}).From(m.PythonImage).
-		WithEnvVariable("PYBUNDLE_BUILDER_CACHE_BUSTER", m.BuilderCacheBuster).
+	ctr := dag.Container(dagger.ContainerOpts{Platform: dagger.Platform(t.String())}).From(m.PythonImage)
+	if m.Installer == InstallerCompat {
+		if ctr, err = m.compatToolchain(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	ctr = ctr.WithEnvVariable("PYBUNDLE_BUILDER_CACHE_BUSTER", m.BuilderCacheBuster).
 		WithFile("/tmp/pybundle/requirements.txt", d.file)
 	wheels := ""
 	if m.Wheelhouse != nil {

@@ -28,12 +28,13 @@ func TestEnumsMatchTheirDefinitions(t *testing.T) {
 		assert.Equal(t, string(got), string(m))
 	}
 	assert.DeepEqual(t, []layout.Mode{layout.Mode(ModeOnedir), layout.Mode(ModeOnefile)}, []layout.Mode{layout.OneDir, layout.OneFile})
-	for _, i := range []Installer{InstallerDebian, InstallerPip} {
+	for _, i := range []Installer{InstallerDebian, InstallerPip, InstallerCompat} {
 		got, err := images.ParseInstaller(string(i))
 		assert.NilError(t, err)
 		assert.Equal(t, string(got), string(i))
 	}
 	assert.Equal(t, InstallerPip.python(), images.Pip.Python())
+	assert.Equal(t, len(images.Installers), 3, "every installer is a member")
 }
 
 // What a function's arguments give becomes plan arguments; what was not given is left to

@@ -30,25 +30,55 @@ const (
 	// Pip makes a venv in DefaultPython holding the backend's requirements.txt and
 	// PipRequirement.
 	Pip Installer = "pip"
+	// Compat is the pip installer's flow on pybundle's compat toolchain (compat.go): Python
+	// and PyInstaller built on CompatBase, so bundles run on glibc CompatGlibc; the venv
+	// holds the backend's requirements only (PyInstaller is the toolchain's).
+	Compat Installer = "compat"
 )
+
+// Installers are every installer, in the order the help lists them.
+var Installers = []Installer{Debian, Pip, Compat}
 
 // ParseInstaller reads an installer name; "" is Debian.
 func ParseInstaller(s string) (Installer, error) {
-	switch Installer(strings.ToLower(strings.TrimSpace(s))) {
-	case "", Debian:
+	in := Installer(strings.ToLower(strings.TrimSpace(s)))
+	if in == "" {
 		return Debian, nil
-	case Pip:
-		return Pip, nil
 	}
-	return "", fmt.Errorf("unknown installer %q: want %s or %s", s, Debian, Pip)
+	if slices.Contains(Installers, in) {
+		return in, nil
+	}
+	names := make([]string, len(Installers))
+	for i, n := range Installers {
+		names[i] = string(n)
+	}
+	return "", fmt.Errorf("unknown installer %q: want %s", s, strings.Join(names, ", "))
 }
+
+// Venv reports whether the installer installs the backend's requirements with pip into a venv
+// (pip and compat) rather than as Debian packages.
+func (i Installer) Venv() bool { return i == Pip || i == Compat }
 
 // Python is the interpreter PyInstaller runs under in the installer's builder.
 func (i Installer) Python() string {
-	if i == Pip {
+	if i.Venv() {
 		return VenvDir + "/bin/python"
 	}
 	return "/usr/bin/python3"
+}
+
+// PipPlan is PipPlan for the installer: the compat toolchain has PyInstaller already, so pip
+// adds nothing and hashed requirements need not list it; a pin to another PyInstaller is
+// refused as on the pip path.
+func (i Installer) PipPlan(requirements string) (extra []string, hashed bool, err error) {
+	extra, hashed, err = PipPlan(requirements)
+	if i != Compat {
+		return extra, hashed, err
+	}
+	if m := pipPinRe.FindStringSubmatch(requirements); m != nil && m[1] != PyInstallerVersion {
+		return nil, hashed, err
+	}
+	return nil, hashed, nil
 }
 
 // PyInstallerVersion is the PyInstaller every path installs (Debian: trixie-backports

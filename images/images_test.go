@@ -365,15 +365,16 @@ func TestMirrorScript(t *testing.T) {
 }
 
 func TestParseInstaller(t *testing.T) {
-	for in, want := range map[string]Installer{"": Debian, "debian": Debian, " PIP ": Pip} {
+	for in, want := range map[string]Installer{"": Debian, "debian": Debian, " PIP ": Pip, "compat": Compat} {
 		got, err := ParseInstaller(in)
 		assert.NilError(t, err)
 		assert.Equal(t, got, want)
 	}
 	_, err := ParseInstaller("conda")
-	assert.ErrorContains(t, err, `unknown installer "conda": want debian or pip`)
+	assert.ErrorContains(t, err, `unknown installer "conda": want debian, pip, compat`)
 	assert.Equal(t, Pip.Python(), VenvDir+"/bin/python")
 	assert.Equal(t, Debian.Python(), "/usr/bin/python3")
+	assert.Equal(t, Compat.Python(), VenvDir+"/bin/python", "the compat path's venv, like pip's")
 }
 
 func TestDebianName(t *testing.T) {

@@ -294,27 +294,11 @@ func fileSHA256(t *testing.T, p string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// treeDigest maps every file under root to its sha256 (and mode), for comparing bundles.
+// treeDigest maps every file under root to its mode and sha256 and every link to its target
+// (verify.TreeFiles), for comparing bundles.
 func treeDigest(t *testing.T, root string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if info.Mode()&fs.ModeSymlink != 0 {
-			target, _ := os.Readlink(p)
-			out[rel] = "-> " + target
-			return nil
-		}
-		out[rel] = info.Mode().String() + " " + fileSHA256(t, p)
-		return nil
-	})
+	out, err := verify.TreeFiles(root)
 	assert.NilError(t, err)
 	return out
 }

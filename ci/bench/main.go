@@ -15,7 +15,6 @@
 package main
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -34,6 +33,7 @@ import (
 	"github.com/pybundle/pybundle/pipeline/health"
 	"github.com/pybundle/pybundle/pipeline/plan"
 	srctree "github.com/pybundle/pybundle/pipeline/source"
+	"github.com/pybundle/pybundle/pipeline/verify"
 )
 
 var (
@@ -366,29 +366,14 @@ func machineShort() string {
 		cpuModel(), runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "))
 }
 
-// sameTree reports whether two folders hold the same files with the same bytes and modes.
+// sameTree reports whether two folders hold the same files with the same bytes and modes, and
+// the same links (verify.TreeFiles: never followed).
 func sameTree(a, b string) bool {
-	digest := func(root string) map[string]string {
-		out := map[string]string{}
-		check(filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			rel, _ := filepath.Rel(root, p)
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			out[rel] = fmt.Sprintf("%v %x", info.Mode(), sha256.Sum256(data))
-			return nil
-		}))
-		return out
-	}
-	return maps.Equal(digest(a), digest(b))
+	da, err := verify.TreeFiles(a)
+	check(err)
+	db, err := verify.TreeFiles(b)
+	check(err)
+	return maps.Equal(da, db)
 }
 
 // engine names the engine the run used, for the heading.

@@ -218,7 +218,7 @@ var Keys = []Key{
 			return nil
 		}},
 	{Name: "bootloader", Kind: KindString, Default: string(BootloaderStatic),
-		Help: "Linux bundles: static (pybundle's own bootloader, with Debian's PGO-built libpython linked in: starts as fast as from source, ships no libpython3.13.so) or stock (PyInstaller's, loads the bundled libpython3.13.so); the pip installer and native runners always use stock",
+		Help: "Linux bundles: static (pybundle's own bootloader, with Debian's PGO-built libpython linked in: starts as fast as from source, ships no libpython3.13.so) or stock (PyInstaller's, loads the bundled libpython3.13.so); the pip and compat installers and native runners always use stock",
 		set: func(o *Options, v string) error {
 			b, err := ParseBootloader(v)
 			if err == nil {

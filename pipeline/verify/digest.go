@@ -85,3 +85,47 @@ func FileSHA256(path string) (string, int64, error) {
 func isSharedLib(name string) bool {
 	return strings.HasSuffix(name, ".so") || strings.Contains(name, ".so.")
 }
+
+// TreeFiles maps every file of the tree at root (its slash-separated path relative to root) to
+// its mode and sha256, and every symbolic link to its target, never followed: what "the same
+// bytes" means when two builds of one bundle are compared (an incremental build and one from
+// scratch, a rebuild and the first build).
+func TreeFiles(root string) (map[string]string, error) {
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if d.Type()&fs.ModeSymlink != 0 {
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			out[rel] = "-> " + filepath.ToSlash(target)
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if !info.Mode().IsRegular() {
+			out[rel] = info.Mode().String()
+			return nil
+		}
+		sum, _, err := FileSHA256(p)
+		if err != nil {
+			return err
+		}
+		out[rel] = info.Mode().String() + " " + sum
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading tree %s: %w", root, err)
+	}
+	return out, nil
+}
