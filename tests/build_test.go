@@ -152,12 +152,7 @@ func TestStaticBootloader(t *testing.T) {
 	t.Parallel()
 	out := filepath.Join(t.TempDir(), "dist")
 	mustDagger(t, long, "build", "--source", "testdata/backend", "export", "--path", out)
-	b, err := os.ReadFile(filepath.Join(out, "report.json"))
-	assert.NilError(t, err)
-	rep, err := report.Parse(b)
-	assert.NilError(t, err)
-	assert.Equal(t, len(rep.Entries), 1)
-	e := rep.Entries[0]
+	e := onlyEntry(t, out)
 	assert.Equal(t, e.Bootloader, "static")
 	assert.Check(t, e.OK(), "%+v", e.Checks)
 	passed := map[string]bool{}
@@ -283,6 +278,18 @@ func decode(t *testing.T, out string, v any) {
 	assert.NilError(t, json.Unmarshal([]byte(out), v), out)
 }
 
+// onlyEntry reads dist/report.json and returns its entry, requiring exactly one: a build of
+// one target.
+func onlyEntry(t *testing.T, dist string) report.Entry {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dist, "report.json"))
+	assert.NilError(t, err)
+	rep, err := report.Parse(b)
+	assert.NilError(t, err)
+	assert.Equal(t, len(rep.Entries), 1)
+	return rep.Entries[0]
+}
+
 func fileSHA256(t *testing.T, p string) string {
 	t.Helper()
 	f, err := os.Open(p)
@@ -368,12 +375,7 @@ func TestPipInstaller(t *testing.T) {
 
 	dist := filepath.Join(t.TempDir(), "dist")
 	mustDagger(t, long, "--installer", "pip", "--wheelhouse", wheels, "build", "--source", src, "export", "--path", dist)
-	b, err := os.ReadFile(filepath.Join(dist, "report.json"))
-	assert.NilError(t, err)
-	rep, err := report.Parse(b)
-	assert.NilError(t, err)
-	assert.Equal(t, len(rep.Entries), 1)
-	e := rep.Entries[0]
+	e := onlyEntry(t, dist)
 	assert.Check(t, e.OK())
 	assert.Equal(t, e.Builder, "dagger:pip")
 	assert.Equal(t, e.PyInstaller, "6.22.2")

@@ -320,12 +320,7 @@ func TestOneConfigurationTwoExecutors(t *testing.T) {
 	build := func(args ...string) report.Entry {
 		out := filepath.Join(t.TempDir(), "dist")
 		mustDagger(t, long, append(append([]string{"build", "--source", "testdata/corpus/env-port"}, args...), "export", "--path", out)...)
-		b, err := os.ReadFile(filepath.Join(out, "report.json"))
-		assert.NilError(t, err)
-		rep, err := report.Parse(b)
-		assert.NilError(t, err)
-		assert.Equal(t, len(rep.Entries), 1)
-		return rep.Entries[0]
+		return onlyEntry(t, out)
 	}
 	inDagger := build()
 	onRunner := build(r.runnerArgs(r.offline(r.Runner), r.Key)...)
