@@ -231,6 +231,9 @@ func TestBadInput(t *testing.T) {
 			[]string{`unknown platform "linux/sparc"`, "linux/arm64"}},
 		{"macOS without a runner", []string{"build", "--source", "testdata/backend", "--platforms", "darwin/arm64"},
 			[]string{"plan darwin/arm64:", "darwin/arm64 needs a native runner", "--runner ssh://user@host"}},
+		// The compat toolchain is built for linux/amd64 only (README: The compat builder).
+		{"compat installer for linux/arm64", []string{"--installer", "compat", "build", "--source", "testdata/compat", "--platforms", "linux/arm64"},
+			[]string{"plan linux/arm64:", "toolchain for linux/amd64 only", "--installer debian or pip, or on a runner"}},
 		{"runner without a key", []string{"build", "--source", "testdata/backend", "--platforms", "windows/amd64", "--runner", "ssh://ci@winbox"},
 			[]string{"plan windows/amd64:", "--runner-key is required"}},
 		{"runner address without a login", []string{"build", "--source", "testdata/backend", "--platforms", "windows/amd64", "--runner", "ssh://winbox"},
