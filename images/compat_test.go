@@ -133,6 +133,7 @@ func TestCompatBuildSteps(t *testing.T) {
 		`echo "import $m"`,
 		"-m PyInstaller --noconfirm",
 		"> " + CompatInfo,
+		`echo "optimization: PGO (instrumented with -fprofile-generate -fno-lto), LTO link $(`,
 	} {
 		assert.Check(t, is.Contains(s, want))
 	}
