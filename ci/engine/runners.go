@@ -613,7 +613,9 @@ func waitBanner(addr string, p RunnerProc, timeout time.Duration) (string, error
 
 // aliveAfter looks at p again after wait. /proc/PID/cmdline reads empty while a process is
 // inside execve, and the start script execs its way through bash, ip netns exec and unshare:
-// one empty read at that moment is no exit (it failed a CI run's runners-up once).
+// one empty read at that moment is no exit. (A local .ci/run's runners-up once failed with
+// "sshd exited during start-up" and a log with no word from the new sshd; a second runners-up
+// right after came up at once. This race is the likeliest reading of that.)
 func aliveAfter(p RunnerProc, wait time.Duration) bool {
 	time.Sleep(wait)
 	return alive(p.PID, p.want())
