@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -194,4 +196,42 @@ func TestRunnerRootfsCurrent(t *testing.T) {
 	assert.Check(t, runnerRootfsCurrent(dest, base))
 	assert.NilError(t, os.Chtimes(filepath.Join(base, ".pybundle-ready"), time.Now().Add(time.Hour), time.Now().Add(time.Hour)))
 	assert.Check(t, !runnerRootfsCurrent(dest, base), "base rebuilt after the runner")
+}
+
+// waitBanner follows the sshd wrapper through its exec chain (each exec names the rootfs, as
+// the real start script does) until the port sends a banner, and calls a wrapper that has
+// really ended an exit.
+func TestWaitBanner(t *testing.T) {
+	marker := fmt.Sprintf("ssh-runner-test-%d", os.Getpid())
+	p := RunnerProc{Name: "test", Rootfs: "/nonexistent/" + marker}
+
+	cmd := exec.Command("bash", "-c", `exec bash -c 'exec sh -c "sleep 5; : $0" "$0"' "$0"`, marker)
+	assert.NilError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	p.PID = cmd.Process.Pid
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	assert.NilError(t, err)
+	defer ln.Close()
+	go func() {
+		time.Sleep(300 * time.Millisecond) // the first polls find nothing listening yet
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("SSH-2.0-OpenSSH_test\r\n"))
+			c.Close()
+		}
+	}()
+	banner, err := waitBanner(ln.Addr().String(), p, 10*time.Second)
+	assert.NilError(t, err)
+	assert.Equal(t, banner, "SSH-2.0-OpenSSH_test")
+
+	dead := exec.Command("sh", "-c", ": "+marker)
+	assert.NilError(t, dead.Run())
+	start := time.Now()
+	_, err = waitBanner("127.0.0.1:1", RunnerProc{Name: "test", PID: dead.Process.Pid, Rootfs: p.Rootfs}, 10*time.Second)
+	assert.ErrorContains(t, err, "sshd exited during start-up")
+	assert.Check(t, time.Since(start) < 5*time.Second, "an exit is seen at once, not at the time-out: %s", time.Since(start))
 }

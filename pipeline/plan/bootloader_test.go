@@ -113,14 +113,29 @@ func TestPlanBootloader(t *testing.T) {
 	}
 }
 
-// A onedir bundle stores its modules uncompressed (read in place at every start); a onefile
-// one keeps PyInstaller's compression, which also keeps its single file small.
+// Both layouts store their archives uncompressed by default (read or extracted as they are at
+// every start); compress=true keeps PyInstaller's compression.
 func TestPyInstallerEnv(t *testing.T) {
-	for mode, want := range map[string][]string{"onedir": {"PYINSTALLER_ZLIB_COMPRESSION_LEVEL=0"}, "onefile": nil} {
+	stored := []string{"PYINSTALLER_ZLIB_COMPRESSION_LEVEL=0"}
+	for _, tc := range []struct {
+		mode, compress string
+		want           []string
+	}{
+		{"onedir", "", stored},
+		{"onefile", "", stored},
+		{"onedir", "true", nil},
+		{"onefile", "true", nil},
+		{"onefile", "false", stored},
+	} {
 		o := Defaults()
-		assert.NilError(t, o.Apply(Given("mode", mode)))
+		assert.NilError(t, o.Apply(Given("mode", tc.mode)))
+		if tc.compress != "" {
+			assert.NilError(t, o.Apply(Given("compress", tc.compress)))
+		}
 		p, err := New(o, sampleTree(t))
 		assert.NilError(t, err)
-		assert.Check(t, is.DeepEqual(p.Builds[0].PyInstallerEnv(), want), mode)
+		assert.Check(t, is.DeepEqual(p.Builds[0].PyInstallerEnv(), tc.want), "%+v", tc)
 	}
+	o := Defaults()
+	assert.Check(t, is.ErrorContains(o.Apply(Given("compress", "maybe")), "maybe"))
 }

@@ -58,6 +58,9 @@ type Options struct {
 	// Incremental keeps PyInstaller's work folder between Dagger builds (see WorkCache) and
 	// reuses its analysis when only the bodies of Python code changed; false builds from scratch.
 	Incremental bool `json:"incremental"`
+	// Compress keeps PyInstaller's zlib compression of the bundle's archives; false (the
+	// default) stores them uncompressed (see Build.PyInstallerEnv).
+	Compress bool `json:"compress"`
 
 	// How the backend is started and judged healthy, from source (tracing) and frozen alike.
 	// HealthPath is polled; PortArgs (with health.PortPlaceholder) tell it its port on the
@@ -230,6 +233,12 @@ var Keys = []Key{
 		Help: "Dagger builds: keep PyInstaller's work folder per target and builder in a cache volume and reuse its analysis when only the bodies of Python code changed (the bundle is byte-identical to a clean build's); false: every build from scratch (--clean). Native runners always build from scratch",
 		set: func(o *Options, v string) (err error) {
 			o.Incremental, err = strconv.ParseBool(strings.TrimSpace(v))
+			return err
+		}},
+	{Name: "compress", Kind: KindBool, Default: "false",
+		Help: "true: PyInstaller's zlib compression of the bundle's archives (a onefile's libraries and data too): a smaller bundle that inflates what it reads at every start (onefile 1.3x slower to start than from source, measured); false: stored uncompressed, so the start reads them as they are (the installer compresses the download anyway)",
+		set: func(o *Options, v string) (err error) {
+			o.Compress, err = strconv.ParseBool(strings.TrimSpace(v))
 			return err
 		}},
 }

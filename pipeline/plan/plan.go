@@ -98,6 +98,8 @@ type Build struct {
 	// Incremental: PyInstaller runs without --clean, on a work folder the executor keeps
 	// between builds (the Dagger module's WorkCache volume); see Options.Incremental.
 	Incremental bool
+	// Compress keeps PyInstaller's archive compression; see Options.Compress.
+	Compress bool
 }
 
 // File is a generated file, by name relative to the source root.
@@ -235,6 +237,7 @@ func (p *Plan) decide() error {
 			Files:       generated,
 			Bootloader:  o.Bootloader.For(t),
 			Incremental: o.Incremental,
+			Compress:    o.Compress,
 		}
 		if l := p.Entry.Launcher(); l != nil {
 			b.Files = append(b.Files, File{Name: entry.LauncherFile, Data: l})
@@ -296,19 +299,19 @@ func (b Build) PyInstallerArgs(distPath, workPath string) []string {
 	return append(args, "--log-level", "WARN", "--distpath", distPath, "--workpath", workPath, b.SpecFile())
 }
 
-// PyInstallerEnv is the environment of this build's PyInstaller run on top of Env. A onedir
-// bundle stores its Python modules uncompressed (PYINSTALLER_ZLIB_COMPRESSION_LEVEL=0, read by
-// PyInstaller's archive writers): the frozen app then reads each module it imports straight
-// from the PYZ, where it used to inflate it first, like the from-source baseline reads its
-// .pyc files. Measured on the sample (docs/BENCHMARKS.md, lab run S1): ~30 ms of CPU at every
-// start, the difference between 1.1× and 1.0× the from-source start-up, for 7 MiB more on disk
-// (installers compress it again). Not for onefile: its archive also holds every library and
-// data file, compressed there so the single file stays small.
+// PyInstallerEnv is the environment of this build's PyInstaller run on top of Env. Unless
+// Compress, the bundle's archives are stored uncompressed (PYINSTALLER_ZLIB_COMPRESSION_LEVEL=0,
+// read by PyInstaller's archive writers). A onedir bundle then reads each module it imports
+// straight from the PYZ instead of inflating it, like the from-source baseline reads its .pyc
+// files: ~30 ms of CPU at every start on the sample (docs/BENCHMARKS.md, lab run S1), 1.1× →
+// 1.0× from source. A onefile bundle extracts its libraries and data at every start: stored,
+// that is a copy instead of an inflate of ~20 MiB, 1.32× → 0.95× from source (BENCHMARKS run
+// 10). Both cost disk space, which the installers' own compression of the download gives back.
 func (b Build) PyInstallerEnv() []string {
-	if b.Bundle.Onedir() {
-		return []string{"PYINSTALLER_ZLIB_COMPRESSION_LEVEL=0"}
+	if b.Compress {
+		return nil
 	}
-	return nil
+	return []string{"PYINSTALLER_ZLIB_COMPRESSION_LEVEL=0"}
 }
 
 // VerifyOptions are verify's settings for the bundle PyInstaller wrote into distPath (a path
